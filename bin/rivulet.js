@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+'use strict';
+// The CLI is written in TypeScript and compiled to dist/ by `npm run build` (run on install).
+require('../dist/lib/cli.js').main(process.argv).catch((err) => {
+  process.stderr.write(`rivulet: ${err && err.message ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
