@@ -15,3 +15,5 @@ export * from './lib/tcpSink';
 export * from './lib/webSocketServer';
 export * from './lib/webSocketClient';
 export * from './lib/files';
+export * from './lib/accessLog';
+export * from './lib/topRanking';

@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/spec'],
   testMatch: ['**/*.spec.ts'],
   // Type checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.ts$': 'ts-jest' },
   moduleNameMapper: { '^rivulet$': '<rootDir>/index.ts' },
   testTimeout: 20000,
 };
