@@ -65,8 +65,8 @@ describe('pace', () => {
 
   it('completes at once on an empty source and never emits for a silent one', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const empty = cold('|');
-      const never = cold('-');
+      const empty = cold<Event>('|');
+      const never = cold<Event>('-');
       expectObservable(empty.pipe(pace({ timestampOf, speed: 24 }))).toBe('|');
       expectObservable(never.pipe(pace({ timestampOf, speed: 24 }))).toBe('-');
       expectSubscriptions(empty.subscriptions).toBe('(^!)');
