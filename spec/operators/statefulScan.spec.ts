@@ -57,7 +57,7 @@ describe('statefulScan', () => {
   it('on an empty source seeds and flushes once, or does nothing without flush', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const seeds = { calls: 0 };
-      const source = cold('---|');
+      const source = cold<number>('---|');
       expectObservable(source.pipe(runningSum(undefined, seeds))).toBe('---(f|)', { f: 0 });
       expectSubscriptions(source.subscriptions).toBe('^--!');
       const noFlush = statefulScan<number, number, number>({
@@ -66,7 +66,7 @@ describe('statefulScan', () => {
         },
         step: (state) => state,
       });
-      expectObservable(cold('--|').pipe(noFlush)).toBe('--|');
+      expectObservable(cold<number>('--|').pipe(noFlush)).toBe('--|');
     });
   });
 
@@ -86,7 +86,7 @@ describe('statefulScan', () => {
 
   it('never emits and keeps the source subscribed on a never source', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const source = cold('-');
+      const source = cold<number>('-');
       expectObservable(source.pipe(runningSum())).toBe('-');
       expectSubscriptions(source.subscriptions).toBe('^');
     });
