@@ -17,3 +17,4 @@ export * from './lib/webSocketClient';
 export * from './lib/files';
 export * from './lib/accessLog';
 export * from './lib/topRanking';
+export * from './lib/writeLines';
