@@ -1,1 +1,137 @@
-export {};
+import { Observable, OperatorFunction } from 'rxjs';
+import { callbackFailed, invalidOption } from '../lib/errors';
+
+export interface BoundaryWindowOptions<T, A> {
+  /** True for a marker value (such as `'END_OF_DAY'`) that closes the current window. */
+  isBoundary: (value: T) => boolean;
+  /** A fresh, empty aggregate; called once per window. */
+  seed: () => A;
+  add: (acc: A, value: T) => A;
+  /** When true, the window is closed before `next`, which opens the next window. */
+  splitBefore?: (previous: T, next: T) => boolean;
+  /** Whether a marker that closes an empty window emits `seed()` (default true). */
+  emitEmpty?: boolean;
+  /** The last, unclosed window at completion: `'emit'` it (if non-empty) or `'drop'` it. */
+  onComplete: 'emit' | 'drop';
+}
+
+export interface ClosedWindow<T, A> {
+  value: A;
+  /** How many values went into `value`. */
+  count: number;
+  closedBy: 'boundary' | 'split' | 'complete';
+  /** The marker that closed the window (only when `closedBy` is `'boundary'`). */
+  boundary?: T;
+}
+
+/**
+ * Cuts the stream into windows whose boundaries come from the data, and emits each window's
+ * aggregate when it closes.
+ *
+ * Like `bufferWhen`/`window` with a closing notifier, but the notifier is a marker value inside
+ * the stream (Wallaroo's event-based windowing), the window is folded with `seed`/`add` rather
+ * than buffered, and the window can also be closed from within (`splitBefore`, e.g. when the day
+ * of a log line differs from the previous line's, instead of failing as the original did).
+ * Every non-marker value is added to exactly one window; markers belong to none. `splitBefore`
+ * only compares values of the same window: the first value after a marker opens a new window.
+ *
+ * ```text
+ * source:  --1--2--E--E--3--4--5--|       (E is the marker; splitBefore(4, 5) is true)
+ *            boundaryWindow({ seed: () => 0, add: (a, v) => a + v, onComplete: 'emit', ... })
+ * result:  --------x--y--------z--(w|)
+ *   x = { value: 3, count: 2, closedBy: 'boundary' }   y = { value: 0, count: 0, closedBy: 'boundary' }
+ *   z = { value: 7, count: 2, closedBy: 'split' }      w = { value: 5, count: 1, closedBy: 'complete' }
+ * ```
+ *
+ * On completion the open window is emitted (`onComplete: 'emit'`, only if non-empty) or dropped,
+ * then the result completes. Source errors pass through and the open window is discarded; a
+ * throwing callback errors with `ERR_CALLBACK_FAILED` naming it. Unsubscribing unsubscribes the
+ * source and drops the open window.
+ *
+ * @example
+ * from(['a', 'b', 'END_OF_DAY', 'END_OF_DAY', 'c'])
+ *   .pipe(boundaryWindow({
+ *     isBoundary: (line) => line === 'END_OF_DAY',
+ *     seed: () => [] as string[], add: (lines, line) => [...lines, line],
+ *     emitEmpty: false, onComplete: 'drop',
+ *   }))
+ *   .subscribe((w) => console.log(w.closedBy, w.value));
+ * // boundary [ 'a', 'b' ]
+ * // (the empty window and the unclosed ['c'] are not emitted)
+ */
+export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): OperatorFunction<T, ClosedWindow<T, A>> {
+  const { isBoundary, seed, add, splitBefore, emitEmpty = true, onComplete } = options;
+  for (const [name, fn] of [['isBoundary', isBoundary], ['seed', seed], ['add', add]] as const) {
+    if (typeof fn !== 'function') throw invalidOption('boundaryWindow', `${name} must be a function, got ${typeof fn}`);
+  }
+  if (splitBefore !== undefined && typeof splitBefore !== 'function') {
+    throw invalidOption('boundaryWindow', `splitBefore must be a function when given, got ${typeof splitBefore}`);
+  }
+  if (typeof emitEmpty !== 'boolean') throw invalidOption('boundaryWindow', `emitEmpty must be a boolean, got ${typeof emitEmpty}`);
+  if (onComplete !== 'emit' && onComplete !== 'drop') {
+    throw invalidOption('boundaryWindow', `onComplete must be 'emit' or 'drop', got ${String(onComplete)}`);
+  }
+
+  return (source) =>
+    new Observable<ClosedWindow<T, A>>((subscriber) => {
+      // The aggregate is seeded lazily by the window's first value, so `acc` is meaningful only
+      // while `count > 0`; `previous` is the last value added to the open window.
+      let acc: A | undefined;
+      let count = 0;
+      let previous: T | undefined;
+
+      /** Calls a user callback; on a throw, errors the result and returns `failed`. */
+      const failed = Symbol('failed');
+      const call = <R>(name: string, fn: () => R): R | typeof failed => {
+        try {
+          return fn();
+        } catch (cause) {
+          subscriber.error(callbackFailed('boundaryWindow', name, cause));
+          return failed;
+        }
+      };
+      const close = (closedBy: ClosedWindow<T, A>['closedBy'], value: A, boundary?: T): void => {
+        const closed: ClosedWindow<T, A> = { value, count, closedBy };
+        if (closedBy === 'boundary') closed.boundary = boundary;
+        acc = previous = undefined;
+        count = 0;
+        subscriber.next(closed);
+      };
+
+      const subscription = source.subscribe({
+        next(value) {
+          if (subscriber.closed) return;
+          const marker = call('isBoundary', () => isBoundary(value));
+          if (marker === failed) return;
+          if (marker) {
+            if (count === 0 && !emitEmpty) return;
+            const closed = count > 0 ? (acc as A) : call('seed', seed);
+            if (closed !== failed) close('boundary', closed, value);
+            return;
+          }
+          if (count > 0 && splitBefore !== undefined) {
+            const split = call('splitBefore', () => splitBefore(previous as T, value));
+            if (split === failed) return;
+            if (split) close('split', acc as A);
+            if (subscriber.closed) return;
+          }
+          const base = count > 0 ? (acc as A) : call('seed', seed);
+          if (base === failed) return;
+          const next = call('add', () => add(base, value));
+          if (next === failed) return;
+          acc = next;
+          count += 1;
+          previous = value;
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => {
+          if (onComplete === 'emit' && count > 0) close('complete', acc as A);
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        acc = previous = undefined;
+      };
+    });
+}
