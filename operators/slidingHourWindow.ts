@@ -1,1 +1,74 @@
-export {};
+import { OperatorFunction } from 'rxjs';
+import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/errors';
+import { checkEventTimeOptions, EventTimeOptions } from '../lib/windowClock';
+import { counting, fixedPanes } from '../lib/windowing';
+import { slidingWindow, WindowChange } from './slidingWindow';
+
+export interface SlidingHourWindowOptions<T, K> extends EventTimeOptions<T> {
+  keyOf: (value: T) => K;
+  /** Window length in whole hours (hourly panes aligned to the UTC hour); default 24. */
+  hours?: number;
+  /** What a value counts for; default 1. Must return a finite number. */
+  weightOf?: (value: T) => number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Counts values per key over the last `hours` hours of event time, in hourly panes, and emits
+ * each key's new count whenever it changes: up when a value arrives, down when an hour expires.
+ *
+ * Like {@link slidingWindow} with `fixedPanes(3_600_000)`, `windowPanes: hours` and
+ * `counting(weightOf)`, which defines the exact semantics; errors name `slidingHourWindow`.
+ * With 24 hours, a value at 00:00 counts in `[00:00, 24:00)` and is subtracted as soon as the
+ * watermark reaches 24:00 (half-open), however large the gap before the next event.
+ *
+ * ```text
+ * source (key@hour, hours: 24):  --a@0--a@5--b@23------a@24----------------|
+ * output (key:count):            --a:1--a:2--b:1------(a:1 a:2)------------|
+ * a@24 first expires pane 0 (a down to 1), then adds itself (a up to 2)
+ * ```
+ *
+ * Completes when the source completes; errors when the source, `eventTime$` or a callback
+ * does; unsubscribing tears down the source and `eventTime$`. A key whose count falls to 0 is
+ * emitted once with 0 and forgotten, so memory stays bounded by the window.
+ *
+ * @example
+ * stars$.pipe(slidingHourWindow({ keyOf: (e) => e.repo.name, timestampOf: (e) => Date.parse(e.created_at) }))
+ * // { key: 'rx/rx', total: 1, windowStart: <23 h before the current hour>, windowEnd: <end of the current hour> }
+ */
+export function slidingHourWindow<T, K>(o: SlidingHourWindowOptions<T, K>): OperatorFunction<T, WindowChange<K, number>> {
+  const where = 'slidingHourWindow';
+  const hours = o?.hours ?? 24;
+  requireInteger(where, 'hours', hours);
+  const panes = fixedPanes(HOUR_MS);
+  checkEventTimeOptions(where, { ...o, panes }, hours);
+  if (typeof o.keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
+  if (o.weightOf !== undefined && typeof o.weightOf !== 'function') throw invalidOption(where, 'weightOf must be a function');
+  // Wrapped so that a failure names this operator, not the slidingWindow it is built on.
+  const named = <R>(name: string, fn: (value: T) => R) => (value: T): R => {
+    try {
+      return fn(value);
+    } catch (error) {
+      throw error instanceof RivuletError ? error : callbackFailed(where, name, error);
+    }
+  };
+  const finite = (name: string, fn: (value: T) => number) => {
+    const call = named(name, fn);
+    return (value: T): number => {
+      const n = call(value);
+      if (typeof n === 'number' && Number.isFinite(n)) return n;
+      throw new RivuletError('ERR_INVALID_VALUE', `${where}: ${name} returned ${String(n)}, expected a finite number`);
+    };
+  };
+  const { weightOf, late } = o;
+  return slidingWindow<T, K, number>({
+    ...o,
+    late: late && { next: named('late.next', (value) => late.next(value)) },
+    keyOf: named('keyOf', o.keyOf),
+    timestampOf: finite('timestampOf', o.timestampOf),
+    panes,
+    windowPanes: hours,
+    aggregate: counting(weightOf && finite('weightOf', weightOf)),
+  });
+}

@@ -137,15 +137,15 @@ describe('slidingWindow', () => {
   it('errors when eventTime$ errors or emits a time that is not finite', () => {
     scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const source = cold('-a------|', { a: ev('a', 0) });
-      const failing = hot('---#', undefined, new Error('clock broke'));
+      const failing = hot<number>('---#', undefined, new Error('clock broke'));
       expectObservable(caught(source.pipe(slidingWindow(hourly({ eventTime$: failing }))))).toBe('-a-(e|)', {
         a: change('a', 1, -1, 1),
         e: 'other: Error: clock broke',
       });
       expectSubscriptions(source.subscriptions).toBe('^--!');
       const nonsense = cold('--x', { x: NaN });
-      expectObservable(caught(cold('-|').pipe(slidingWindow(hourly({ eventTime$: nonsense }))))).toBe('-|');
-      expectObservable(caught(cold('----|').pipe(slidingWindow(hourly({ eventTime$: nonsense }))))).toBe('--(e|)', {
+      expectObservable(caught(cold<Ev>('-|').pipe(slidingWindow(hourly({ eventTime$: nonsense }))))).toBe('-|');
+      expectObservable(caught(cold<Ev>('----|').pipe(slidingWindow(hourly({ eventTime$: nonsense }))))).toBe('--(e|)', {
         e: 'ERR_INVALID_VALUE: slidingWindow: eventTime$ emitted NaN, expected finite epoch ms',
       });
     });
@@ -153,10 +153,10 @@ describe('slidingWindow', () => {
 
   it('completes on empty, stays silent on never, passes source errors through', () => {
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const empty = cold('|');
+      const empty = cold<Ev>('|');
       expectObservable(empty.pipe(slidingWindow(hourly()))).toBe('|');
       expectSubscriptions(empty.subscriptions).toBe('(^!)');
-      const never = cold('-');
+      const never = cold<Ev>('-');
       expectObservable(never.pipe(slidingWindow(hourly()))).toBe('-');
       expectSubscriptions(never.subscriptions).toBe('^');
       const failing = cold('-a-#', { a: ev('a', 0) }, new Error('boom'));
@@ -168,7 +168,7 @@ describe('slidingWindow', () => {
   it('tears down the source and eventTime$ on early unsubscribe', () => {
     scheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const source = cold('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
-      const eventTime$ = hot('--------');
+      const eventTime$ = hot<number>('--------');
       expectObservable(source.pipe(slidingWindow(hourly({ eventTime$ }))), '----!').toBe('-a-b-', {
         a: change('a', 1, -1, 1),
         b: change('a', 2, 0, 2),
