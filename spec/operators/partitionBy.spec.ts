@@ -1,6 +1,6 @@
-import { catchError, delay, endWith, map, merge, Observable, of, OperatorFunction, pipe, range, SchedulerAction, SchedulerLike, Subject, take, takeUntil } from 'rxjs';
+import { catchError, delay, endWith, map, merge, Observable, of, OperatorFunction, pipe, range, SchedulerAction, SchedulerLike, Subject, take, takeUntil, tap, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { hashMod, partitionBy, PartitionContext, RivuletError, statefulScan, wallarooHashRing } from 'rivulet';
+import { hashMod, partitionBy, PartitionContext, RivuletError, slidingHourWindow, statefulScan, wallarooHashRing } from 'rivulet';
 
 const boom = new Error('boom');
 const failed = (callback: string) =>
@@ -116,6 +116,15 @@ describe('partitionBy', () => {
       );
       expectObservable(result).toBe('-1-2-(ab#)', { 1: 'x=1', 2: 'y=2', a: 'x saw boom', b: 'y saw boom' }, boom);
       expectSubscriptions(source.subscriptions).toBe('^----!');
+    });
+  });
+
+  it("ends with the source's error even when a partition turns it into another error", () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const other = new Error('other');
+      const source = cold('-a-#', { a: 'x1' }, boom);
+      const result = source.pipe(partitionBy({ keyOf, pipeline: () => catchError(() => throwError(() => other)) }));
+      expectObservable(result).toBe('-a-#', { a: 'x1' }, boom);
     });
   });
 
@@ -338,6 +347,39 @@ describe('partitionBy', () => {
           e: 'y got 20', f: 'x clock 20', g: 'y clock 20',
         });
       });
+    });
+
+    it("event time is global: with events for 25 hours in one partition only, another partition's 24-hour window empties", () => {
+      const HOUR = 3_600_000;
+      type Star = { repo: string; t: number };
+      // 'quiet' gets one star at 00:00; 'busy' gets one star an hour from 00:30 to 24:30.
+      const stars: Star[] = [{ repo: 'quiet', t: 0 }];
+      for (let h = 0; h <= 24; h++) stars.push({ repo: 'busy', t: h * HOUR + 30 * 60_000 });
+      const run = (global: boolean) => {
+        let routedHour = 0;
+        const quiet: { total: number; atHour: number; windowStart: number }[] = [];
+        of(...stars)
+          .pipe(
+            tap((star) => (routedHour = star.t / HOUR)),
+            partitionBy({
+              keyOf: (star: Star) => star.repo,
+              timestampOf: (star) => star.t,
+              pipeline: ({ eventTime$ }) =>
+                slidingHourWindow({ keyOf: (star: Star) => star.repo, timestampOf: (star) => star.t, eventTime$: global ? eventTime$ : undefined }),
+            }),
+          )
+          .subscribe((change) => {
+            if (change.key === 'quiet') quiet.push({ total: change.total, atHour: routedHour, windowStart: change.windowStart });
+          });
+        return quiet;
+      };
+      // The star at 24:30 moves the watermark into hour 24: pane [00:00, 01:00) leaves the window.
+      expect(run(true)).toEqual([
+        { total: 1, atHour: 0, windowStart: -23 * HOUR },
+        { total: 0, atHour: 24.5, windowStart: 1 * HOUR },
+      ]);
+      // Control: fed only its own events, the quiet partition keeps its stale count.
+      expect(run(false)).toEqual([{ total: 1, atHour: 0, windowStart: -23 * HOUR }]);
     });
 
     it('completes eventTime$ when the partition ends, and never emits without timestampOf', () => {
