@@ -1,1 +1,106 @@
-export {};
+import { Observable, OperatorFunction } from 'rxjs';
+import { invalidOption } from '../lib/errors';
+import { PaneStore } from '../lib/panes';
+import { asWindowError, checkEventTimeOptions, EventTimeOptions, subscribeWindowed, WindowClock } from '../lib/windowClock';
+import { Aggregator, PaneAssigner } from '../lib/windowing';
+
+/** The final aggregate of one key in one closed window `[windowStart, windowEnd)`. */
+export interface WindowResult<K, A> {
+  key: K;
+  value: A;
+  windowStart: number;
+  windowEnd: number;
+}
+
+export interface TumblingWindowOptions<T, K, A> extends EventTimeOptions<T> {
+  /** Default: one global key, `undefined`. */
+  keyOf?: (value: T) => K;
+  /** Each pane is one window: fixedPanes(ms) or calendarDays(zone). */
+  panes: PaneAssigner;
+  aggregate: Aggregator<T, A>;
+  /** Emit the still-open windows, in start order, when the source completes; default true. */
+  emitOnComplete?: boolean;
+}
+
+/**
+ * Aggregates values per key in consecutive, non-overlapping event-time windows and emits each
+ * window's final aggregate once, when the watermark reaches the window's end.
+ *
+ * Like `bufferTime` + `reduce`, but windows follow the data's own time (`timestampOf`) and the
+ * pane assigner (fixed lengths, or calendar days in a time zone, DST included), grouped by key.
+ * It is a sliding window whose slide equals its length: same clock, panes and late policy.
+ *
+ * ```text
+ * source (key@hour, 1h panes): --a@0--b@0--a@0.5--a@1--------b@3--|
+ * output (key=value):          --------------------(a=2 b=1)--a=1--(b=1|)
+ * bounds: [0h,1h) for a=2 and b=1, [1h,2h) for a=1, [3h,4h) for b=1 (emitted on completion)
+ * ```
+ *
+ * Semantics: the clock and watermark W are those of {@link slidingWindow}. A value at t belongs
+ * to the window `[paneStartOf(t), nextPaneStart(...))`; once W reaches a window's end the window
+ * closes: its keys are emitted in the order they first arrived in it, windows in start order
+ * (a gap in event time closes several at once), and it is forgotten. A value whose window has
+ * already closed is late: counted in `stats.late`, sent to `late.next` if given, else dropped.
+ * So values up to `allowedLatenessMs` out of order still land in their window. Windows without
+ * values emit nothing. Closing happens before the value that moved the clock is added.
+ *
+ * On completion the open windows are emitted in start order (unless `emitOnComplete: false`),
+ * then the output completes and `eventTime$` is unsubscribed. An error of the source or
+ * `eventTime$` errors the output; a throwing callback errors it with ERR_CALLBACK_FAILED and a
+ * non-finite time with ERR_INVALID_VALUE. Unsubscribing tears down both inputs.
+ *
+ * @example
+ * lines$.pipe(tumblingWindow({ timestampOf: (l) => l.time, panes: calendarDays('America/Los_Angeles'),
+ *   aggregate: countingBy((l) => l.status), allowedLatenessMs: 300_000 }))
+ * // { key: undefined, value: Map { 200 => 143, 404 => 1 }, windowStart: <local midnight>, windowEnd: <next midnight> }
+ */
+export function tumblingWindow<T, K = undefined, A = unknown>(o: TumblingWindowOptions<T, K, A>): OperatorFunction<T, WindowResult<K, A>> {
+  const where = 'tumblingWindow';
+  checkEventTimeOptions(where, o, 1);
+  const { keyOf, panes: assigner, aggregate } = o;
+  if (keyOf !== undefined && typeof keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
+  if (!aggregate || typeof aggregate.zero !== 'function' || typeof aggregate.add !== 'function') {
+    throw invalidOption(where, 'aggregate must be an Aggregator such as countingBy(keyOf)');
+  }
+  const emitOnComplete = o.emitOnComplete ?? true;
+  const allowedLatenessMs = o.allowedLatenessMs ?? 0;
+
+  return (source) =>
+    new Observable<WindowResult<K, A>>((subscriber) => {
+      const clock = new WindowClock(assigner, 1, allowedLatenessMs);
+      const store = new PaneStore<K, A>();
+      const closeOldest = (): void => {
+        // Removed before emitting, so a re-entrant call never sees it half done.
+        const { start, pane } = store.closeOldest()!;
+        const windowEnd = assigner.nextPaneStart(start);
+        for (const [key, value] of pane) subscriber.next({ key, value, windowStart: start, windowEnd });
+      };
+
+      return subscribeWindowed(where, source, subscriber, o, clock, {
+        expire() {
+          let oldest: number | undefined;
+          while ((oldest = store.oldestStart()) !== undefined && oldest < clock.windowStart) closeOldest();
+        },
+        accept(value, paneStart) {
+          let key = undefined as K;
+          if (keyOf) {
+            try {
+              key = keyOf(value);
+            } catch (error) {
+              throw asWindowError(where, 'keyOf', error);
+            }
+          }
+          try {
+            const pane = store.open(paneStart);
+            const acc = pane.get(key);
+            pane.set(key, aggregate.add(acc === undefined ? aggregate.zero() : acc, value));
+          } catch (error) {
+            throw asWindowError(where, 'aggregate.add', error);
+          }
+        },
+        complete() {
+          if (emitOnComplete) while (store.size > 0 && !subscriber.closed) closeOldest();
+        },
+      });
+    });
+}
