@@ -18,3 +18,4 @@ export * from './lib/files';
 export * from './lib/accessLog';
 export * from './lib/topRanking';
 export * from './lib/writeLines';
+export * from './lib/dashboardServer';
