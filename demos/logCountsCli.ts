@@ -6,6 +6,7 @@ import { FlowGate } from '../lib/flowGate';
 import { lengthPrefixed } from '../lib/framing';
 import { parseDuration } from '../lib/duration';
 import { toJson } from '../lib/json';
+import { packageRoot } from '../lib/packageRoot';
 import { parseSocketAddress } from '../lib/socketAddress';
 import { tcpListen } from '../lib/tcpSource';
 import { tcpSink } from '../lib/tcpSink';
@@ -13,7 +14,7 @@ import { writeLines } from '../lib/writeLines';
 import type { CliIo } from '../lib/cli';
 import { DeadLetter, END_OF_DAY, LogInput, logCounts } from './logCounts';
 
-const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(__dirname, '..', 'demos', 'data', 'logs', `day_${day}.log`));
+const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(packageRoot(), 'demos', 'data', 'logs', `day_${day}.log`));
 
 interface LogCountsFlags {
   listen?: string;

@@ -1,8 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command } from 'commander';
 import { registerLogCounts } from '../demos/logCountsCli';
+import { registerStarLeaders } from '../demos/starLeadersCli';
+import { packageRoot } from './packageRoot';
 
 /** Where a command writes, and how it learns that the user wants it to stop. */
 export interface CliIo {
@@ -14,14 +16,6 @@ export interface CliIo {
   interactive: boolean;
 }
 
-/** The package root: the folder with package.json above this file (lib/ or dist/lib/). */
-export function packageRoot(): string {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-  }
-  throw new Error(`no package.json above ${__dirname}`);
-}
-
 /** Builds the `rivulet` command line; each application adds its own subcommands. */
 export function buildProgram(io: CliIo): Command {
   const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -30,6 +24,7 @@ export function buildProgram(io: CliIo): Command {
     .version(version)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   registerLogCounts(program, io);
+  registerStarLeaders(program, io);
   return program;
 }
 
