@@ -34,8 +34,14 @@ const HOUR_MS = 3_600_000;
  * emitted once with 0 and forgotten, so memory stays bounded by the window.
  *
  * @example
- * stars$.pipe(slidingHourWindow({ keyOf: (e) => e.repo.name, timestampOf: (e) => Date.parse(e.created_at) }))
- * // { key: 'rx/rx', total: 1, windowStart: <23 h before the current hour>, windowEnd: <end of the current hour> }
+ * const stars = [['rx', '2024-01-01T10:15Z'], ['ws', '2024-01-01T11:00Z'], ['ws', '2024-01-02T10:00Z']];
+ * from(stars)
+ *   .pipe(slidingHourWindow({ keyOf: ([repo]) => repo, timestampOf: ([, at]) => Date.parse(at) }))
+ *   .subscribe((c) => console.log(c.key, c.total, new Date(c.windowStart).toISOString()));
+ * // rx 1 2023-12-31T11:00:00.000Z
+ * // ws 1 2023-12-31T12:00:00.000Z
+ * // rx 0 2024-01-01T11:00:00.000Z   (10:00 the next day: the 10:00 hour expired, rx forgotten)
+ * // ws 2 2024-01-01T11:00:00.000Z
  */
 export function slidingHourWindow<T, K>(o: SlidingHourWindowOptions<T, K>): OperatorFunction<T, WindowChange<K, number>> {
   const where = 'slidingHourWindow';

@@ -55,16 +55,23 @@ export interface SlidingWindowOptions<T, K, A> extends EventTimeOptions<T> {
  *   window bounds current when they are emitted (after the clock moved).
  * - Mutable accumulators are emitted through `aggregate.clone` when it exists.
  *
- * Completion of the source completes the output at once (totals are a changelog, nothing is
- * owed) and unsubscribes `eventTime$`; an error of either errors the output; `eventTime$`
+ * `eventTime$` is subscribed just before the source, and a value of it that moves the window
+ * emits the resulting down changes at once. Completion of the source completes the output at
+ * once (totals are a changelog, nothing is owed) and unsubscribes `eventTime$`; an error of either errors the output; `eventTime$`
  * completing changes nothing. A throwing callback errors the output with ERR_CALLBACK_FAILED
  * naming it; a non-finite time errors with ERR_INVALID_VALUE. Unsubscribing tears down both.
  * No scheduler: replays give the same output every time.
  *
  * @example
- * stars$.pipe(slidingWindow({ keyOf: (e) => e.repo, timestampOf: (e) => e.at,
- *   panes: fixedPanes(3_600_000), windowPanes: 24, aggregate: counting() }))
- * // { key: 'rx/rx', total: 1, windowStart: ..., windowEnd: ... }, then 2, ..., then down to 0
+ * const h = 3_600_000;
+ * of({ repo: 'rx', at: 0 }, { repo: 'rx', at: h }, { repo: 'ws', at: 2 * h })
+ *   .pipe(slidingWindow({ keyOf: (e) => e.repo, timestampOf: (e) => e.at,
+ *     panes: fixedPanes(h), windowPanes: 2, aggregate: counting() }))
+ *   .subscribe((c) => console.log(c.key, c.total, c.windowStart / h, c.windowEnd / h));
+ * // rx 1 -1 1
+ * // rx 2 0 2
+ * // rx 1 1 3    (02:00 arrived: the 00:00 hour expired first)
+ * // ws 1 1 3
  */
 export function slidingWindow<T, K, A>(o: SlidingWindowOptions<T, K, A>): OperatorFunction<T, WindowChange<K, A>> {
   const where = 'slidingWindow';

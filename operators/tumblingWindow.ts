@@ -50,9 +50,13 @@ export interface TumblingWindowOptions<T, K, A> extends EventTimeOptions<T> {
  * non-finite time with ERR_INVALID_VALUE. Unsubscribing tears down both inputs.
  *
  * @example
- * lines$.pipe(tumblingWindow({ timestampOf: (l) => l.time, panes: calendarDays('America/Los_Angeles'),
- *   aggregate: countingBy((l) => l.status), allowedLatenessMs: 300_000 }))
- * // { key: undefined, value: Map { 200 => 143, 404 => 1 }, windowStart: <local midnight>, windowEnd: <next midnight> }
+ * const lines = [['2024-03-10T08:30Z', 200], ['2024-03-11T06:30Z', 404], ['2024-03-11T07:01Z', 200]];
+ * from(lines)
+ *   .pipe(tumblingWindow({ timestampOf: ([at]) => Date.parse(at), panes: calendarDays('America/Los_Angeles'),
+ *     aggregate: countingBy(([, status]) => status), allowedLatenessMs: 300_000 }))
+ *   .subscribe((w) => console.log(new Date(w.windowStart).toISOString(), (w.windowEnd - w.windowStart) / 3_600_000, w.value));
+ * // 2024-03-10T08:00:00.000Z 23 Map(2) { 200 => 1, 404 => 1 }   (emitted on completion: the
+ * // 2024-03-11T07:00:00.000Z 24 Map(1) { 200 => 1 }              watermark is still 5 min short)
  */
 export function tumblingWindow<T, K = undefined, A = unknown>(o: TumblingWindowOptions<T, K, A>): OperatorFunction<T, WindowResult<K, A>> {
   const where = 'tumblingWindow';
