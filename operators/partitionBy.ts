@@ -1,6 +1,7 @@
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subject, Subscription } from 'rxjs';
+import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { callbackFailed, invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/errors';
 import { Partitioner, perKey } from '../lib/partitioners';
+import { Partition, PartitionTable } from '../lib/partitionTable';
 
 /** What a partition's sub-pipeline knows about itself. */
 export interface PartitionContext<P> {
@@ -33,16 +34,6 @@ export interface PartitionByOptions<T, K, P, R> {
   maxPartitions?: number;
 }
 
-interface Partition<T, P> {
-  readonly key: P;
-  readonly input: Subject<T>;
-  output: Subscription | undefined;
-  clock: Subject<number> | undefined;
-  touchedAt: number;
-  lastEventTime: number;
-  ended: boolean;
-}
-
 /**
  * Routes each value to a partition chosen by its key, runs one sub-pipeline (with its own state)
  * per partition, and merges their outputs: Wallaroo's state partitioning.
@@ -70,16 +61,19 @@ interface Partition<T, P> {
  * errors the result and tears everything down. A throwing callback errors the result with
  * `ERR_CALLBACK_FAILED` (`keyOf`, `partitionOf`, `timestampOf`, `pipeline`); a timestamp that is
  * not a finite number with `ERR_INVALID_VALUE`. Unsubscribing tears down every partition and
- * cancels the pending sweep.
+ * cancels the pending sweep. The partition type `P` defaults to the key type, as with `perKey()`.
  *
  * @example
  * ```ts
  * of({ user: 'ann', n: 1 }, { user: 'bob', n: 5 }, { user: 'ann', n: 2 }).pipe(partitionBy({
  *   keyOf: (e) => e.user,
- *   pipeline: ({ key }) => statefulScan({ seed: () => 0, step: (sum: number, e: { n: number }, emit: (line: string) => void) => {
- *     emit(`${key}:${sum + e.n}`);
- *     return sum + e.n;
- *   } }),
+ *   pipeline: ({ key }) => statefulScan({
+ *     seed: () => 0,
+ *     step: (sum: number, e: { n: number }, emit: (line: string) => void) => {
+ *       emit(`${key}:${sum + e.n}`);
+ *       return sum + e.n;
+ *     },
+ *   }),
  * })).subscribe(console.log);
  * // ann:1, bob:5, ann:3
  * ```
@@ -87,43 +81,35 @@ interface Partition<T, P> {
 export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOptions<T, K, P, R>): OperatorFunction<T, R> {
   const { keyOf, pipeline, timestampOf, idleTimeoutMs, idleEventTimeMs, maxPartitions } = validate(options);
   const partitioner = options.partitioner ?? (perKey<K>() as unknown as Partitioner<K, P>);
+  const partitionOf = (key: K): P => partitioner.partitionOf(key);
   const scheduler = idleTimeoutMs === undefined ? undefined : (options.scheduler ?? asyncScheduler);
   // Touch order is only worth keeping when something evicts by it.
   const ordered = idleTimeoutMs !== undefined || idleEventTimeMs !== undefined || maxPartitions !== undefined;
 
   return (source) =>
     new Observable<R>((subscriber) => {
-      const partitions = new Map<P, Partition<T, P>>(); // least recently touched first, if `ordered`
+      const table = new PartitionTable<T, P>(ordered);
       const running = new Set<Partition<T, P>>(); // partitions whose output has not completed yet
-      const clocked = new Set<Partition<T, P>>(); // live partitions with an `eventTime$` subject
-      let newest: Partition<T, P> | undefined;
-      let maxEventTime = -Infinity;
+      const stopped = () => subscriber.closed;
+      const idleInEventTime = (p: Partition<T, P>) => table.maxEventTime - p.lastEventTime >= idleEventTimeMs!;
       let sweep: Subscription | undefined;
       let sourceDone = false;
       let sourceFailed = false;
 
       const fail = (callback: string, err: unknown) => subscriber.error(callbackFailed('partitionBy', callback, err));
-      const end = (p: Partition<T, P>, err?: { error: unknown }) => {
-        partitions.delete(p.key);
-        clocked.delete(p);
-        if (newest === p) newest = undefined;
-        p.ended = true;
-        if (err) p.input.error(err.error);
-        else p.input.complete();
-        p.clock?.complete();
+      const call = <A, B>(callback: string, fn: (arg: A) => B, arg: A): B | typeof FAILED => {
+        try {
+          return fn(arg);
+        } catch (err) {
+          fail(callback, err);
+          return FAILED;
+        }
       };
       const create = (key: P): Partition<T, P> | undefined => {
-        const p: Partition<T, P> = { key, input: new Subject<T>(), output: undefined, clock: undefined, touchedAt: 0, lastEventTime: -Infinity, ended: false };
-        const eventTime$ = new Observable<number>((o) => {
-          if (p.ended) return o.complete();
-          if (!p.clock) clocked.add(p);
-          if (maxEventTime > -Infinity) o.next(maxEventTime);
-          return (p.clock ??= new Subject<number>()).subscribe(o);
-        });
-        partitions.set(key, p);
+        const p = table.open(key);
         running.add(p);
         try {
-          p.output = pipeline({ key, eventTime$ })(p.input.asObservable()).subscribe({
+          p.output = pipeline({ key, eventTime$: p.eventTime$ })(p.input.asObservable()).subscribe({
             next: (output) => subscriber.next(output),
             error: (err) => {
               if (!sourceFailed) subscriber.error(err);
@@ -139,90 +125,63 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
         }
         return p;
       };
-      const endIdle = (idle: (p: Partition<T, P>) => boolean) => {
-        for (const p of partitions.values()) {
-          if (!idle(p)) break;
-          end(p);
-          if (subscriber.closed) return;
-        }
-      };
       const armSweep = () => {
-        const front = partitions.values().next().value;
-        if (front === undefined || scheduler === undefined) return;
+        const oldest = table.oldest();
+        if (oldest === undefined || scheduler === undefined) return;
         sweep = scheduler.schedule(() => {
           sweep = undefined;
           const now = scheduler.now();
-          endIdle((p) => now - p.touchedAt >= idleTimeoutMs!);
+          table.closeWhile((p) => now - p.touchedAt >= idleTimeoutMs!, stopped);
           if (!subscriber.closed) armSweep();
-        }, Math.max(0, front.touchedAt + idleTimeoutMs! - scheduler.now()));
+        }, Math.max(0, oldest.touchedAt + idleTimeoutMs! - scheduler.now()));
       };
 
       const subscription = source.subscribe({
         next: (value) => {
           if (subscriber.closed) return;
-          let key: K;
-          let partitionKey: P;
+          const key = call('keyOf', keyOf, value);
+          if (key === FAILED) return;
+          const partitionKey = call('partitionOf', partitionOf, key);
+          if (partitionKey === FAILED) return;
           let time = 0;
-          try {
-            key = keyOf(value);
-          } catch (err) {
-            return fail('keyOf', err);
-          }
-          try {
-            partitionKey = partitioner.partitionOf(key);
-          } catch (err) {
-            return fail('partitionOf', err);
-          }
           if (timestampOf !== undefined) {
-            try {
-              time = timestampOf(value);
-            } catch (err) {
-              return fail('timestampOf', err);
+            const t = call('timestampOf', timestampOf, value);
+            if (t === FAILED) return;
+            if (!Number.isFinite(t)) {
+              return subscriber.error(new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(t)}, not a finite number`));
             }
-            if (!Number.isFinite(time)) {
-              return subscriber.error(new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(time)}, not a finite number`));
-            }
+            time = t;
           }
-          let p = partitions.get(partitionKey);
+          let p = table.get(partitionKey);
           if (p === undefined) {
-            if (maxPartitions !== undefined && partitions.size >= maxPartitions) {
-              end(partitions.values().next().value!);
+            if (maxPartitions !== undefined && table.size >= maxPartitions) {
+              table.close(table.oldest()!);
               if (subscriber.closed) return;
             }
             p = create(partitionKey);
             if (p === undefined || subscriber.closed) return;
-          } else if (ordered && p !== newest) {
-            partitions.delete(partitionKey);
-            partitions.set(partitionKey, p);
+          } else {
+            table.touch(p);
           }
-          newest = p;
           if (scheduler !== undefined) {
             p.touchedAt = scheduler.now();
             if (sweep === undefined) armSweep();
           }
           if (time > p.lastEventTime) p.lastEventTime = time;
           p.input.next(value);
-          if (timestampOf === undefined || time <= maxEventTime || subscriber.closed) return;
-          maxEventTime = time;
-          for (const q of clocked) {
-            q.clock!.next(time);
-            if (subscriber.closed) return;
-          }
-          if (idleEventTimeMs !== undefined) endIdle((q) => time - q.lastEventTime >= idleEventTimeMs);
+          if (timestampOf === undefined || subscriber.closed || !table.advance(time, stopped)) return;
+          if (idleEventTimeMs !== undefined && !subscriber.closed) table.closeWhile(idleInEventTime, stopped);
         },
         error: (err) => {
           sourceFailed = true;
-          for (const p of partitions.values()) end(p, { error: err });
+          table.closeAll(stopped, { error: err });
           subscriber.error(err);
         },
         complete: () => {
           sourceDone = true;
           sweep?.unsubscribe();
-          for (const p of partitions.values()) {
-            end(p);
-            if (subscriber.closed) return;
-          }
-          if (running.size === 0) subscriber.complete();
+          table.closeAll(stopped);
+          if (!subscriber.closed && running.size === 0) subscriber.complete();
         },
       });
       return () => {
@@ -230,12 +189,13 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
         sweep?.unsubscribe();
         for (const p of running) p.output?.unsubscribe();
         running.clear();
-        partitions.clear();
-        clocked.clear();
-        newest = undefined;
+        table.clear();
       };
     });
 }
+
+/** What `call` returns when the callback threw (the error has gone to the subscriber). */
+const FAILED: unique symbol = Symbol('failed');
 
 function validate<T, K, P, R>(options: PartitionByOptions<T, K, P, R>): PartitionByOptions<T, K, P, R> {
   const where = 'partitionBy';
