@@ -1,0 +1,130 @@
+import { AddressInfo } from 'node:net';
+import { lastValueFrom, take, toArray } from 'rxjs';
+import { WebSocket, WebSocketServer } from 'ws';
+import { FlowGate, RivuletError, webSocketConnect } from 'rivulet';
+
+/** A plain `ws` server as the peer, bound to 127.0.0.1 on a free port. */
+async function peer(onConnection: (ws: WebSocket) => void): Promise<{ url: string; server: WebSocketServer }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  server.on('connection', onConnection);
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/feed`, server };
+}
+
+const closeServer = (server: WebSocketServer) => new Promise((resolve) => server.close(resolve));
+
+describe('webSocketConnect', () => {
+  it('emits text messages and completes when the server closes with 1000', async () => {
+    const { url, server } = await peer((ws) => {
+      ws.send('one');
+      ws.send('{"two":2}');
+      ws.close(1000, 'done');
+    });
+    expect(await lastValueFrom(webSocketConnect(url).pipe(toArray()))).toEqual(['one', '{"two":2}']);
+    await closeServer(server);
+  });
+
+  it('errors with ERR_CONNECTION naming the URL when the server closes with another code', async () => {
+    const { url, server } = await peer((ws) => {
+      ws.send('before');
+      ws.close(1011, 'internal error');
+    });
+    const received: string[] = [];
+    const error = await new Promise<RivuletError>((resolve) => webSocketConnect(url).subscribe({ next: (t) => received.push(t), error: resolve }));
+    expect(received).toEqual(['before']);
+    expect(error.code).toBe('ERR_CONNECTION');
+    expect(error.message).toBe(`webSocketConnect: ${url}: closed with code 1011 (internal error)`);
+    await closeServer(server);
+  });
+
+  it('errors when the connection drops without a close frame', async () => {
+    const { url, server } = await peer((ws) => ws.terminate());
+    const error = (await lastValueFrom(webSocketConnect(url)).catch((e: unknown) => e)) as RivuletError;
+    expect(error.code).toBe('ERR_CONNECTION');
+    expect(error.message).toContain('1006');
+    await closeServer(server);
+  });
+
+  it('errors with ERR_CONNECTION when nothing listens', async () => {
+    const { url, server } = await peer(() => undefined);
+    await closeServer(server);
+    const error = (await lastValueFrom(webSocketConnect(url)).catch((e: unknown) => e)) as RivuletError;
+    expect(error.code).toBe('ERR_CONNECTION');
+    expect(error.message).toContain(url);
+    expect(error.message).toContain('ECONNREFUSED');
+  });
+
+  it('errors when a message is larger than maxPayloadBytes', async () => {
+    const { url, server } = await peer((ws) => ws.send('x'.repeat(33)));
+    const error = (await lastValueFrom(webSocketConnect(url, { maxPayloadBytes: 32 })).catch((e: unknown) => e)) as RivuletError;
+    expect(error.code).toBe('ERR_CONNECTION');
+    expect(error.message).toMatch(/Max payload size exceeded/);
+    await closeServer(server);
+  });
+
+  it('closes the socket with 1000 on unsubscribe', async () => {
+    let serverSaw!: (code: number) => void;
+    const closeCode = new Promise<number>((resolve) => (serverSaw = resolve));
+    const { url, server } = await peer((ws) => {
+      const timer = setInterval(() => ws.send('tick'), 5);
+      ws.on('close', (code) => {
+        clearInterval(timer);
+        serverSaw(code);
+      });
+    });
+    expect(await lastValueFrom(webSocketConnect(url).pipe(take(2)))).toBe('tick');
+    expect(await closeCode).toBe(1000);
+    await closeServer(server);
+  });
+
+  it('abandons a handshake in progress on unsubscribe, without an error', async () => {
+    const { url, server } = await peer(() => undefined);
+    let errored = false;
+    const subscription = webSocketConnect(url).subscribe({ error: () => (errored = true) });
+    subscription.unsubscribe();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(errored).toBe(false);
+    await closeServer(server);
+  });
+
+  it('makes its socket with the injected factory, passing origin and limits', async () => {
+    const { url, server } = await peer((ws) => ws.close(1000));
+    const made: Array<{ url: string; origin?: string; maxPayload?: number }> = [];
+    await lastValueFrom(
+      webSocketConnect(url, {
+        origin: 'http://127.0.0.1:8080',
+        createWebSocket: (u, protocols, options) => {
+          made.push({ url: u, origin: options.origin, maxPayload: options.maxPayload });
+          return new WebSocket(u, protocols, options);
+        },
+      }),
+      { defaultValue: undefined },
+    );
+    expect(made).toEqual([{ url, origin: 'http://127.0.0.1:8080', maxPayload: 1 << 20 }]);
+    await closeServer(server);
+  });
+
+  it('stops reading while the gate is paused', async () => {
+    let serverSide: WebSocket | undefined;
+    const { url, server } = await peer((ws) => (serverSide = ws));
+    const gate = new FlowGate();
+    const holder = {};
+    const received: string[] = [];
+    const subscription = webSocketConnect(url, { gate }).subscribe((t) => received.push(t));
+    while (!serverSide) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    gate.pause(holder);
+    serverSide.send('held');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(received).toEqual([]);
+    gate.resume(holder);
+    while (received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(received).toEqual(['held']);
+    subscription.unsubscribe();
+    await closeServer(server);
+  });
+
+  it('rejects a URL that is not ws:// or wss://', () => {
+    expect(() => webSocketConnect('http://127.0.0.1')).toThrow('webSocketConnect: url must start with ws:// or wss://');
+  });
+});
