@@ -67,7 +67,9 @@ export function webSocketConnect(url: string, options: WebSocketConnectOptions =
       else fail('ERR_CONNECTION', `closed with code ${code}${reason.length > 0 ? ` (${reason.toString()})` : ''}`);
     });
     // ws ignores pause() while connecting, so the gate is applied once open.
-    ws.on('open', () => gate?.paused && ws.pause());
+    ws.on('open', () => {
+      if (gate?.paused) ws.pause();
+    });
     const stopGate = gate?.onChange((paused) => (paused ? ws.pause() : ws.resume()));
 
     return () => {
