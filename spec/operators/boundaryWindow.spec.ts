@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { from, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { boundaryWindow, BoundaryWindowOptions, callbackFailed, ClosedWindow } from 'rivulet';
 
@@ -195,6 +195,22 @@ describe('boundaryWindow', () => {
       }
       expect(windows.filter((w) => w.closedBy === 'boundary').length).toBe(closingMarkers);
     }
+  });
+
+  it('prints what its documented example says', () => {
+    const lines: string[] = [];
+    from(['a', 'b', 'END_OF_DAY', 'END_OF_DAY', 'c'])
+      .pipe(
+        boundaryWindow({
+          isBoundary: (line) => line === 'END_OF_DAY',
+          seed: () => [] as string[],
+          add: (lines, line) => [...lines, line],
+          emitEmpty: false,
+          onComplete: 'drop',
+        }),
+      )
+      .subscribe((w) => lines.push(`${w.closedBy} ${JSON.stringify(w.value)}`));
+    expect(lines).toEqual(['boundary ["a","b"]']);
   });
 
   it('rejects bad options at creation', () => {

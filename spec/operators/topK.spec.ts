@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { from, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { callbackFailed, Ranked, RivuletError, topK } from 'rivulet';
 
@@ -188,6 +188,14 @@ describe('topK', () => {
         z: [r('a', 3)],
       });
     });
+  });
+
+  it('prints what its documented example says', () => {
+    const lines: string[] = [];
+    from([['x', 2], ['y', 5], ['z', 5], ['x', 0]] as const)
+      .pipe(topK({ k: 2, keyOf: ([key]) => key, scoreOf: ([, n]) => n }))
+      .subscribe((list) => lines.push(list.map((row) => `${row.key}:${row.score}`).join(' ')));
+    expect(lines).toEqual(['x:2', 'y:5 x:2', 'y:5 z:5']);
   });
 
   it('rejects a bad k or callback at creation', () => {
