@@ -12,10 +12,14 @@
  *   The latest top list of one partition; it replaces that partition's previous list (an empty
  *   list is valid). `eventTime` is epoch ms. The page merges the lists of all partitions into
  *   the global top 10: stars descending, ties by repo name ascending in UTF-16 code unit order
- *   (the order of `topK`).
+ *   (`topK`'s default key order).
  * - {"type":"stats","eventsPerSecond":123.4,"events":4567,"watermark":1420070400000|null,
  *   "late":0,"clients":2,"partitions":10}
  *   Pipeline figures, shown as they are; `watermark` is epoch ms, or null before the first event.
+ *
+ * A page that connects or reconnects mid-stream needs the current state, not only what comes
+ * next: give `webSocketBroadcast` a `snapshot` returning the latest leaders message of every
+ * partition and the latest stats (see the example on `serveDashboard`).
  *
  * Every string in a message is untrusted (repo names, logins and titles come from GitHub users):
  * the page inserts text only as text and links only to https://github.com/.
@@ -109,7 +113,13 @@ const FEED_META = '<meta name="rivulet-feed" content="/feed">';
  * @example
  * ```ts
  * const dashboard = await serveDashboard({ port: 8080 });
- * messages$.subscribe(webSocketBroadcast({ server: dashboard.server, path: '/feed' }));
+ * const latest = new Map<string, DashboardMessage>(); // the newest list per partition, and stats
+ * messages$ // Observable<DashboardMessage>
+ *   .pipe(
+ *     tap((m) => latest.set(m.type === 'leaders' ? `leaders ${m.partition}` : 'stats', m)),
+ *     webSocketBroadcast({ server: dashboard.server, path: '/feed', allowedOrigins: [new URL(dashboard.url).origin], snapshot: () => [...latest.values()] }),
+ *   )
+ *   .subscribe();
  * console.log(dashboard.url); // http://127.0.0.1:8080/
  * ```
  */

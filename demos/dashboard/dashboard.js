@@ -280,18 +280,41 @@
     if (time && latestEventTime !== null) time.textContent = 'as of ' + isoTime(latestEventTime);
   }
 
+  var MINUTE = 60000;
+  var TICK_STEPS = [MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, 60 * MINUTE, 120 * MINUTE, 180 * MINUTE, 360 * MINUTE, 720 * MINUTE, 1440 * MINUTE];
+
+  /** A round tick step (whole minutes or hours of UTC) giving at most about 8 ticks. */
+  function tickStep(span) {
+    for (var i = 0; i < TICK_STEPS.length; i++) if (span / TICK_STEPS[i] <= 8) return TICK_STEPS[i];
+    return Math.ceil(span / 8 / TICK_STEPS[TICK_STEPS.length - 1]) * TICK_STEPS[TICK_STEPS.length - 1];
+  }
+
   function renderChart() {
     if (chart === null) return;
+    var minX = Infinity;
+    var maxX = -Infinity;
     chart.data.datasets = top.map(function (leader) {
       var entry = series.get(leader.repo);
+      var data = entry.points;
+      var last = data[data.length - 1];
+      // A count holds until it changes: draw each line on to the latest event time seen.
+      if (latestEventTime !== null && latestEventTime > last.x) data = data.concat([{ x: latestEventTime, y: last.y }]);
+      minX = Math.min(minX, data[0].x);
+      maxX = Math.max(maxX, data[data.length - 1].x);
       return {
         label: leader.repo,
-        data: entry.points,
+        data: data,
         borderColor: entry.color,
         backgroundColor: entry.color,
         stepped: 'after',
       };
     });
+    var x = chart.options.scales.x;
+    // chart.js widens a zero-width range by 5% of the value, which for epoch ms is years.
+    var narrow = top.length > 0 && maxX - minX < MINUTE;
+    x.min = narrow ? minX - 5 * MINUTE : undefined;
+    x.max = narrow ? maxX + 5 * MINUTE : undefined;
+    x.ticks.stepSize = top.length === 0 ? undefined : tickStep(narrow ? 10 * MINUTE : maxX - minX);
     chart.update('none');
   }
 

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { Subject, Subscription } from 'rxjs';
+import { Observable, Subject, tap } from 'rxjs';
 import { Browser, BrowserContext, Page, chromium } from 'playwright-core';
 import { WebSocket, WebSocketServer } from 'ws';
-import { Dashboard, DashboardLeadersMessage, DashboardMessage, DashboardStatsMessage, RivuletError, serveDashboard } from 'rivulet';
+import { Dashboard, DashboardLeadersMessage, DashboardMessage, DashboardStatsMessage, RivuletError, serveDashboard, webSocketBroadcast } from 'rivulet';
 
 // The callbacks given to page.evaluate and friends run in the browser; this spec is compiled
 // without the DOM library, so the little of the DOM they touch is declared here, in this module.
@@ -105,29 +105,24 @@ function readChart(page: Page): Promise<Array<{ label: string; points: Array<[nu
 }
 
 /**
- * Broadcasts `messages` as JSON text to every page connected at `path` on the dashboard's
- * server, and replays the latest list of each partition and the latest stats to a page that
- * connects later. Returns a function that detaches the feed.
+ * Feeds the page through the library's WebSocket sink, attached to the dashboard's own server:
+ * every message goes to every connected page as JSON text, and a page that connects later first
+ * gets the latest list of each partition and the latest stats. Returns a function that detaches
+ * the feed (the pages see the socket close).
  */
-function attachFeed(dashboard: Dashboard, messages: Subject<DashboardMessage>, feedPath = '/feed'): () => void {
-  const wss = new WebSocketServer({ server: dashboard.server, path: feedPath });
-  const latestLeaders = new Map<number, string>();
-  let latestStats: string | undefined;
-  wss.on('connection', (socket: WebSocket) => {
-    for (const text of latestLeaders.values()) socket.send(text);
-    if (latestStats !== undefined) socket.send(latestStats);
-  });
-  const subscription: Subscription = messages.subscribe((message) => {
-    const text = JSON.stringify(message);
-    if (message.type === 'leaders') latestLeaders.set(message.partition, text);
-    else latestStats = text;
-    for (const client of wss.clients) if (client.readyState === WebSocket.OPEN) client.send(text);
-  });
-  return () => {
-    subscription.unsubscribe();
-    for (const client of wss.clients) client.terminate();
-    wss.close();
+function attachFeed(dashboard: Dashboard, messages: Observable<DashboardMessage>, feedPath = '/feed'): () => void {
+  const latestLeaders = new Map<number, DashboardMessage>();
+  let latestStats: DashboardMessage | undefined;
+  const remember = (message: DashboardMessage) => {
+    if (message.type === 'leaders') latestLeaders.set(message.partition, message);
+    else latestStats = message;
   };
+  const snapshot = () => [...latestLeaders.values(), ...(latestStats === undefined ? [] : [latestStats])];
+  const origin = new URL(dashboard.url).origin;
+  const subscription = messages
+    .pipe(tap(remember), webSocketBroadcast<DashboardMessage>({ server: dashboard.server, path: feedPath, allowedOrigins: [origin], snapshot }))
+    .subscribe({ error: (err: unknown) => console.error('dashboard feed failed', err) });
+  return () => subscription.unsubscribe();
 }
 
 function leaders(partition: number, eventTime: number, list: ReadonlyArray<readonly [string, number]>): DashboardLeadersMessage {
@@ -189,7 +184,9 @@ describe('dashboard page', () => {
 
     let chart = await readChart(page);
     expect(chart.map((dataset) => dataset.label)).toEqual(first);
-    expect(chart.find((dataset) => dataset.label === 'epsilon/e')?.points).toEqual([[T0 + 1000, 25]]);
+    // Each line runs on to the latest event time seen (T0 + 2s, from partition 2).
+    expect(chart.find((dataset) => dataset.label === 'epsilon/e')?.points).toEqual([[T0 + 1000, 25], [T0 + 2000, 25]]);
+    expect(chart.find((dataset) => dataset.label === 'iota/i')?.points).toEqual([[T0 + 2000, 40]]);
 
     await page.evaluate(() => (window.marker = 'same document'));
     // epsilon/e moves to the top, theta/h enters, mu/l drops out.
@@ -204,14 +201,24 @@ describe('dashboard page', () => {
     expect(chart.find((dataset) => dataset.label === 'epsilon/e')?.points).toEqual([[T0 + 1000, 25], [T0 + HOUR, 45]]);
     // theta/h led briefly before partition 2 reported; its line resumes where it left off.
     expect(chart.find((dataset) => dataset.label === 'theta/h')?.points).toEqual([[T0 + 1000, 2], [T0 + HOUR, 20]]);
-    // Unchanged stars add no point.
-    expect(chart.find((dataset) => dataset.label === 'apple/tie')?.points).toEqual([[T0 + 1000, 12]]);
+    expect(chart.find((dataset) => dataset.label === 'apple/tie')?.points).toEqual([[T0 + 1000, 12], [T0 + HOUR, 12]]);
 
     // An empty list is valid: that partition's leaders leave the table.
     feed.next(leaders(2, T0 + HOUR + 1000, []));
     await waitForLeaders(page, ['epsilon/e', 'alpha/a', 'theta/h', 'Zorg/tie', 'apple/tie', 'eta/g', 'gamma/c', 'delta/d']);
 
     expect(incidents).toEqual({ dialogs: [], consoleErrors: [], pageErrors: [] });
+  });
+
+  it('keeps each line to a bounded number of points', async () => {
+    const { page } = await open();
+    for (let i = 1; i <= 600; i++) feed.next(leaders(0, T0 + i * 1000, [['busy/repo', i]]));
+    await page.waitForFunction(() => document.querySelector('#leaders tbody tr td.stars')?.textContent === '600', undefined, { timeout: 15_000 });
+    const [line] = await readChart(page);
+    // 500 points per line at most: the newest, from the 101st change on.
+    expect(line.points.length).toBe(500);
+    expect(line.points[0]).toEqual([T0 + 101_000, 101]);
+    expect(line.points[499]).toEqual([T0 + 600_000, 600]);
   });
 
   it('shows the stats', async () => {
@@ -281,12 +288,24 @@ describe('dashboard page', () => {
     expect(incidents.pageErrors).toEqual([]);
   });
 
-  it('shows the connection going down', async () => {
-    const { page } = await open();
+  it('shows the connection going down, reconnects, and takes the state the new feed sends', async () => {
+    const { page, incidents } = await open();
     expect(await page.textContent('#connection')).toBe('live');
+    feed.next(leaders(0, T0, [['before/restart', 3]]));
+    await waitForLeaders(page, ['before/restart']);
+
     detach();
     await page.waitForSelector('#connection[data-state="disconnected"]', { timeout: 15_000 });
     expect(await page.textContent('#connection')).toMatch(/^disconnected · reconnecting in \d+ s$/);
+    // The last known leaders stay on screen meanwhile.
+    expect((await readLeaders(page)).map((row) => row.repo)).toEqual(['before/restart']);
+
+    feed = new Subject<DashboardMessage>();
+    detach = attachFeed(dashboard, feed);
+    feed.next(leaders(0, T0 + HOUR, [['after/restart', 4]]));
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 15_000 });
+    await waitForLeaders(page, ['after/restart']);
+    expect(incidents.pageErrors).toEqual([]);
   });
 });
 
