@@ -51,15 +51,8 @@ export interface TcpConnectOptions extends TcpSourceOptions {
   createConnection?: (options: net.NetConnectOpts) => net.Socket;
 }
 
-/** The payload type: Buffer with `raw: true`, string without it. */
-export type TcpPayload<O extends { raw?: boolean }> = O extends { raw: true }
-  ? Buffer
-  : O extends { raw?: false | undefined }
-    ? string
-    : string | Buffer;
-
-/** What `tcpListen` emits for the given options. */
-export type TcpListenFrame<O extends TcpListenOptions> = O extends { tagPeer: true } ? PeerFrame<TcpPayload<O>> : TcpPayload<O>;
+/** Anything `tcpListen` may emit, depending on `raw` and `tagPeer`. */
+export type TcpListenValue = string | Buffer | PeerFrame<string> | PeerFrame<Buffer>;
 
 function checkCommon(where: string, options: TcpSourceOptions): void {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65_535) {
@@ -111,7 +104,12 @@ function asRivuletError(error: unknown, wrap: (reason: string) => string): Rivul
  * // END_OF_DAY
  * ```
  */
-export function tcpListen<O extends TcpListenOptions>(options: O): Observable<TcpListenFrame<O>> {
+export function tcpListen(options: TcpListenOptions & { raw?: false; tagPeer?: false }): Observable<string>;
+export function tcpListen(options: TcpListenOptions & { raw: true; tagPeer?: false }): Observable<Buffer>;
+export function tcpListen(options: TcpListenOptions & { raw?: false; tagPeer: true }): Observable<PeerFrame<string>>;
+export function tcpListen(options: TcpListenOptions & { raw: true; tagPeer: true }): Observable<PeerFrame<Buffer>>;
+export function tcpListen(options: TcpListenOptions): Observable<TcpListenValue>;
+export function tcpListen(options: TcpListenOptions): Observable<TcpListenValue> {
   const where0 = 'tcpListen';
   checkCommon(where0, options);
   const { host = '127.0.0.1', port, raw = false, tagPeer = false, gate, onListening, onConnectionError } = options;
@@ -122,7 +120,7 @@ export function tcpListen<O extends TcpListenOptions>(options: O): Observable<Tc
   requireInteger(where0, 'maxConnections', maxConnections);
   const createServer = options.createServer ?? net.createServer;
 
-  return new Observable<TcpListenFrame<O>>((subscriber) => {
+  return new Observable<TcpListenValue>((subscriber) => {
     let where = `tcpListen ${formatSocketAddress(host, port)}`;
     const sockets = new Set<net.Socket>();
     let closed = false;
@@ -156,7 +154,7 @@ export function tcpListen<O extends TcpListenOptions>(options: O): Observable<Tc
         socket.destroy();
         report(error, peer);
       };
-      const emit = (value: unknown): void => subscriber.next(value as TcpListenFrame<O>);
+      const emit = (value: unknown): void => subscriber.next(value as TcpListenValue);
       const decoder = frameDecoder(framing, raw, peer, emit, tagPeer);
       const connectionError = (reason: string) => `connection from ${peer} failed: ${reason}`;
       socket.on('data', (chunk: Buffer) => {
@@ -253,7 +251,10 @@ function follow(socket: net.Socket, paused: boolean, idleTimeoutMs: number): voi
  * // server closed
  * ```
  */
-export function tcpConnect<O extends TcpConnectOptions>(options: O): Observable<TcpPayload<O>> {
+export function tcpConnect(options: TcpConnectOptions & { raw?: false }): Observable<string>;
+export function tcpConnect(options: TcpConnectOptions & { raw: true }): Observable<Buffer>;
+export function tcpConnect(options: TcpConnectOptions): Observable<string | Buffer>;
+export function tcpConnect(options: TcpConnectOptions): Observable<string | Buffer> {
   const where0 = 'tcpConnect';
   checkCommon(where0, options);
   const { host = '127.0.0.1', port, raw = false, gate } = options;
@@ -263,7 +264,7 @@ export function tcpConnect<O extends TcpConnectOptions>(options: O): Observable<
   const createConnection = options.createConnection ?? net.createConnection;
   const where = `tcpConnect ${formatSocketAddress(host, port)}`;
 
-  return new Observable<TcpPayload<O>>((subscriber: Subscriber<TcpPayload<O>>) => {
+  return new Observable<string | Buffer>((subscriber: Subscriber<string | Buffer>) => {
     let done = false;
     const finish = (error?: RivuletError): void => {
       if (done) return;
@@ -273,7 +274,7 @@ export function tcpConnect<O extends TcpConnectOptions>(options: O): Observable<
       else subscriber.complete();
     };
     const socket = createConnection({ host, port, allowHalfOpen: false });
-    const decoder = frameDecoder(framing, raw, formatSocketAddress(host, port), (value) => subscriber.next(value as TcpPayload<O>), false);
+    const decoder = frameDecoder(framing, raw, formatSocketAddress(host, port), (value) => subscriber.next(value as string | Buffer), false);
     const connectionError = (reason: string) => `${where}: ${reason}`;
 
     socket.setTimeout(connectTimeoutMs);
