@@ -3,7 +3,7 @@
  * per partition of Wallaroo's hash ring, each leader annotated with its latest forks and pull
  * requests of the current hour. Wallaroo's `wallaroo-python-example`, with correct windows.
  */
-import { connect, filter, map, merge, Observable, OperatorFunction, pipe } from 'rxjs';
+import { connect, distinctUntilChanged, filter, map, merge, Observable, OperatorFunction, pipe } from 'rxjs';
 import { partitionBy, slidingHourWindow, statefulScan, topK } from '../operators';
 import type { Ranked } from '../lib/topRanking';
 import type { GitHubEvent } from '../lib/githubEvents';
@@ -40,6 +40,7 @@ export interface StarLeadersOptions {
 }
 
 const HOUR_MS = 3_600_000;
+const sameHour = (a: number, b: number): boolean => Math.floor(a / HOUR_MS) === Math.floor(b / HOUR_MS);
 
 /** The star-leaders pipeline: GitHub events in, a partition's new top list out on every change. */
 export function starLeaders(options: StarLeadersOptions = {}): OperatorFunction<GitHubEvent, PartitionLeaders> {
@@ -60,7 +61,8 @@ export function starLeaders(options: StarLeadersOptions = {}): OperatorFunction<
               topK({ k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
             ),
             events.pipe(filter((e) => e.type !== 'WatchEvent')),
-            eventTime$.pipe(map((now) => ({ now }))),
+            // The annotations only age by the hour: one tick per hour, not one per event.
+            eventTime$.pipe(distinctUntilChanged(sameHour), map((now) => ({ now }))),
           ).pipe(annotateLeaders(partition, recentEvents)),
         ),
     }),
