@@ -8,7 +8,7 @@
  *
  * ```ts
  * const gate = new FlowGate();
- * tcpSource({ port: 7000, gate }).pipe(map(transform), tcpSink({ port: 7002, gate })).subscribe();
+ * tcpListen({ port: 7000, gate }).pipe(map(transform), tcpSink({ port: 7002, gate })).subscribe();
  * ```
  */
 export class FlowGate {

@@ -7,6 +7,8 @@
  * there and stops at the first busy one, without scanning the rest.
  */
 import { Observable, Subject, Subscription } from 'rxjs';
+import { invalidOption, requireInteger, requirePositive } from './errors';
+import type { PartitionByOptions } from '../operators/partitionBy';
 
 export interface Partition<T, P> {
   readonly key: P;
@@ -127,4 +129,25 @@ export class PartitionTable<T, P> {
     this.clocked.clear();
     this.newest = undefined;
   }
+}
+
+/** Rejects bad `partitionBy` options when the operator is created, saying why. */
+export function checkPartitionByOptions<T, K, P, R>(options: PartitionByOptions<T, K, P, R>): PartitionByOptions<T, K, P, R> {
+  const where = 'partitionBy';
+  if (options == null) throw invalidOption(where, 'options are required');
+  const { keyOf, pipeline, partitioner, timestampOf, idleTimeoutMs, scheduler, idleEventTimeMs, maxPartitions } = options;
+  if (typeof keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function (value) => key');
+  if (typeof pipeline !== 'function') throw invalidOption(where, 'pipeline must be a function (context) => operator');
+  if (partitioner !== undefined && typeof partitioner?.partitionOf !== 'function') {
+    throw invalidOption(where, 'partitioner must have a partitionOf(key) function');
+  }
+  if (timestampOf !== undefined && typeof timestampOf !== 'function') throw invalidOption(where, 'timestampOf must be a function');
+  if (idleTimeoutMs !== undefined) requirePositive(where, 'idleTimeoutMs', idleTimeoutMs);
+  if (scheduler !== undefined && idleTimeoutMs === undefined) throw invalidOption(where, 'scheduler is only used with idleTimeoutMs');
+  if (idleEventTimeMs !== undefined) {
+    requirePositive(where, 'idleEventTimeMs', idleEventTimeMs);
+    if (timestampOf === undefined) throw invalidOption(where, 'idleEventTimeMs needs timestampOf');
+  }
+  if (maxPartitions !== undefined) requireInteger(where, 'maxPartitions', maxPartitions);
+  return options;
 }

@@ -1,7 +1,7 @@
 import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
-import { callbackFailed, invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/errors';
+import { callbackFailed, RivuletError } from '../lib/errors';
 import { Partitioner, perKey } from '../lib/partitioners';
-import { Partition, PartitionTable } from '../lib/partitionTable';
+import { checkPartitionByOptions, Partition, PartitionTable } from '../lib/partitionTable';
 
 /** What a partition's sub-pipeline knows about itself. */
 export interface PartitionContext<P> {
@@ -79,7 +79,7 @@ export interface PartitionByOptions<T, K, P, R> {
  * ```
  */
 export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOptions<T, K, P, R>): OperatorFunction<T, R> {
-  const { keyOf, pipeline, timestampOf, idleTimeoutMs, idleEventTimeMs, maxPartitions } = validate(options);
+  const { keyOf, pipeline, timestampOf, idleTimeoutMs, idleEventTimeMs, maxPartitions } = checkPartitionByOptions(options);
   const partitioner = options.partitioner ?? (perKey<K>() as unknown as Partitioner<K, P>);
   const partitionOf = (key: K): P => partitioner.partitionOf(key);
   const scheduler = idleTimeoutMs === undefined ? undefined : (options.scheduler ?? asyncScheduler);
@@ -196,23 +196,3 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
 
 /** What `call` returns when the callback threw (the error has gone to the subscriber). */
 const FAILED: unique symbol = Symbol('failed');
-
-function validate<T, K, P, R>(options: PartitionByOptions<T, K, P, R>): PartitionByOptions<T, K, P, R> {
-  const where = 'partitionBy';
-  if (options == null) throw invalidOption(where, 'options are required');
-  const { keyOf, pipeline, partitioner, timestampOf, idleTimeoutMs, scheduler, idleEventTimeMs, maxPartitions } = options;
-  if (typeof keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function (value) => key');
-  if (typeof pipeline !== 'function') throw invalidOption(where, 'pipeline must be a function (context) => operator');
-  if (partitioner !== undefined && typeof partitioner?.partitionOf !== 'function') {
-    throw invalidOption(where, 'partitioner must have a partitionOf(key) function');
-  }
-  if (timestampOf !== undefined && typeof timestampOf !== 'function') throw invalidOption(where, 'timestampOf must be a function');
-  if (idleTimeoutMs !== undefined) requirePositive(where, 'idleTimeoutMs', idleTimeoutMs);
-  if (scheduler !== undefined && idleTimeoutMs === undefined) throw invalidOption(where, 'scheduler is only used with idleTimeoutMs');
-  if (idleEventTimeMs !== undefined) {
-    requirePositive(where, 'idleEventTimeMs', idleEventTimeMs);
-    if (timestampOf === undefined) throw invalidOption(where, 'idleEventTimeMs needs timestampOf');
-  }
-  if (maxPartitions !== undefined) requireInteger(where, 'maxPartitions', maxPartitions);
-  return options;
-}
