@@ -143,14 +143,11 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
         return statsMessage(perSecond);
       }),
     );
-    const address = parseSocketAddress(flags.dashboard);
-    const anyInterface = address.host === '0.0.0.0' || address.host === '::';
     const feed = webSocketBroadcast<DashboardMessage>({
       server: dashboard.server,
       path: '/feed',
-      // Only the dashboard's own page may read the feed, unless it is served on every interface,
-      // where the page's origin is whatever name the browser used.
-      allowedOrigins: anyInterface ? undefined : [new URL(dashboard.url).origin],
+      // Only the dashboard's own page may read the feed, under whatever name the browser used.
+      allowedOrigins: 'same-host',
       closeOnComplete: false,
       snapshot: () => [...[...latest].map(([partition, list]) => dashboardLeaders(partition, list, stats.watermark)), statsMessage(0)],
     });

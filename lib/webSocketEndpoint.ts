@@ -2,7 +2,7 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { invalidOption, requireInteger, RivuletError } from './errors';
+import { callbackFailed, invalidOption, requireInteger, RivuletError } from './errors';
 
 /** Where and to whom a WebSocket server listens; shared by `webSocketBroadcast` and `webSocketListen`. */
 export interface WebSocketEndpointOptions {
@@ -22,11 +22,15 @@ export interface WebSocketEndpointOptions {
   /** Told the bound address once the endpoint accepts connections. */
   onListening?: (address: AddressInfo) => void;
   /**
-   * Exact `Origin` values allowed, such as 'http://127.0.0.1:8080'. A client with another origin
-   * is refused with 403 during the handshake and reported as ERR_ORIGIN_NOT_ALLOWED. Absent: every
-   * origin is allowed (any web page the user opens could then connect, so set it for dashboards).
+   * Which browser pages may connect, by their `Origin` header:
+   * - `'same-host'` (the default): only pages served from the host and port the client asked
+   *   for (the Origin's host equals the request's `Host`), such as a dashboard on the same server;
+   * - exact values such as `['http://127.0.0.1:8080']`;
+   * - `'*'`: any page (any web site the user opens could then connect and read or inject data).
+   * A client with another origin is refused with 403 during the handshake and reported as
+   * ERR_ORIGIN_NOT_ALLOWED.
    */
-  allowedOrigins?: readonly string[];
+  allowedOrigins?: readonly string[] | 'same-host' | '*';
   /**
    * A request without an `Origin` header comes from a non-browser client (browsers always send
    * one); it is allowed unless this is true.
@@ -52,14 +56,17 @@ export interface EndpointHandlers {
 export interface Endpoint {
   /** Stops accepting, detaches from or closes the server; clients are the caller's business. */
   close(): void;
+  /** Tells `onClientError` about a problem of one client; if that callback throws, it is fatal. */
+  report(error: RivuletError): void;
 }
 
 /** Validates endpoint options; throws ERR_INVALID_OPTION naming `where`. */
 export function checkEndpointOptions(where: string, options: WebSocketEndpointOptions): void {
   const { port = 0, server, allowedOrigins, maxPayloadBytes, maxClients, path } = options;
   if (!server && (!Number.isInteger(port) || port < 0 || port > 65535)) throw invalidOption(where, `port must be an integer 0..65535, got ${String(port)}`);
-  if (allowedOrigins !== undefined && (!Array.isArray(allowedOrigins) || allowedOrigins.some((o) => typeof o !== 'string'))) {
-    throw invalidOption(where, 'allowedOrigins must be an array of origin strings');
+  const originList = Array.isArray(allowedOrigins) && allowedOrigins.every((o) => typeof o === 'string');
+  if (allowedOrigins !== undefined && allowedOrigins !== 'same-host' && allowedOrigins !== '*' && !originList) {
+    throw invalidOption(where, "allowedOrigins must be 'same-host', '*' or an array of origin strings");
   }
   if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/'))) throw invalidOption(where, `path must start with '/', got ${String(path)}`);
   if (maxPayloadBytes !== undefined) requireInteger(where, 'maxPayloadBytes', maxPayloadBytes);
@@ -83,11 +90,27 @@ function refuse(socket: Duplex, status: number, reason: string): void {
  * origin and capacity checks before the handshake so a refused client costs nothing.
  */
 export function openEndpoint(where: string, options: WebSocketEndpointOptions, defaultMaxPayloadBytes: number, handlers: EndpointHandlers): Endpoint {
-  const { host = '127.0.0.1', port = 0, path, allowedOrigins, requireOrigin = false, maxClients = 1000, onClientError } = options;
+  const { host = '127.0.0.1', port = 0, path, allowedOrigins = 'same-host', requireOrigin = false, maxClients = 1000, onClientError } = options;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? defaultMaxPayloadBytes });
   const server = options.server ?? createServer((_req, res) => res.writeHead(426, { 'Content-Type': 'text/plain' }).end('WebSocket only\n'));
   const owned = !options.server;
-  const allowed = allowedOrigins ? new Set(allowedOrigins) : undefined;
+  const allowed = typeof allowedOrigins === 'string' ? undefined : new Set(allowedOrigins);
+  const originAllowed = (origin: string, requestHost: string | undefined): boolean => {
+    if (allowedOrigins === '*') return true;
+    if (allowed !== undefined) return allowed.has(origin);
+    try {
+      return requestHost !== undefined && new URL(origin).host === requestHost.toLowerCase();
+    } catch {
+      return false; // not a URL: no page of ours
+    }
+  };
+  const report = (error: RivuletError): void => {
+    try {
+      onClientError?.(error);
+    } catch (err) {
+      handlers.fatal(callbackFailed(where, 'onClientError', err));
+    }
+  };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = (req.url ?? '/').split('?')[0];
@@ -97,18 +120,18 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, d
     }
     const peer = peerOf(socket);
     const origin = req.headers.origin;
-    const originOk = origin === undefined ? !requireOrigin : !allowed || allowed.has(origin);
+    const originOk = origin === undefined ? !requireOrigin : originAllowed(origin, req.headers.host);
     if (!originOk) {
       const error = new RivuletError('ERR_ORIGIN_NOT_ALLOWED', `${where}: refused ${peer}: origin ${origin ?? '(none)'} is not allowed`);
       refuse(socket, 403, 'Forbidden');
-      onClientError?.(error);
+      report(error);
       handlers.refused(error);
       return;
     }
     if (wss.clients.size >= maxClients) {
       const error = new RivuletError('ERR_CONNECTION', `${where}: refused ${peer}: already ${maxClients} clients`);
       refuse(socket, 503, 'Service Unavailable');
-      onClientError?.(error);
+      report(error);
       handlers.refused(error);
       return;
     }
@@ -136,6 +159,7 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, d
 
   let closed = false;
   return {
+    report,
     close() {
       if (closed) return;
       closed = true;

@@ -145,7 +145,7 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
         if (policy === 'disconnect') {
           stats.slowClientsDisconnected++;
           client.queue.length = client.queueBytes.length = client.queuedBytes = 0;
-          options.onClientError?.(new RivuletError('ERR_SLOW_CONSUMER', `${where}: disconnected ${client.peer}: more than ${maxBufferedBytes} bytes waiting`));
+          endpoint.report(new RivuletError('ERR_SLOW_CONSUMER', `${where}: disconnected ${client.peer}: more than ${maxBufferedBytes} bytes waiting`));
           closeClient(client.ws, 1013, 'slow consumer', 1000);
           return;
         }
@@ -164,7 +164,7 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
           stats.clients = clients.size;
           ws.on('error', (err: Error & { code?: string }) => {
             const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ERR_FRAME_TOO_LARGE' : 'ERR_CONNECTION';
-            options.onClientError?.(new RivuletError(code, `${where}: client ${peer}: ${err.message}`, { cause: err }));
+            endpoint.report(new RivuletError(code, `${where}: client ${peer}: ${err.message}`, { cause: err }));
           });
           ws.on('close', () => {
             clients.delete(client);
@@ -279,12 +279,12 @@ export function webSocketListen(options: WebSocketListenOptions = {}): Observabl
         if (gate?.paused) ws.pause();
         ws.on('message', (data, isBinary) => {
           if (!isBinary) return subscriber.next(data.toString());
-          options.onClientError?.(new RivuletError('ERR_INVALID_VALUE', `${where}: client ${peer} sent a binary message; text only`));
+          endpoint.report(new RivuletError('ERR_INVALID_VALUE', `${where}: client ${peer} sent a binary message; text only`));
           closeClient(ws, 1003, 'text only', 1000);
         });
         ws.on('error', (err: Error & { code?: string }) => {
           const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ERR_FRAME_TOO_LARGE' : err.code === 'WS_ERR_INVALID_UTF8' ? 'ERR_INVALID_UTF8' : 'ERR_CONNECTION';
-          options.onClientError?.(new RivuletError(code, `${where}: client ${peer}: ${err.message}`, { cause: err }));
+          endpoint.report(new RivuletError(code, `${where}: client ${peer}: ${err.message}`, { cause: err }));
         });
         ws.on('close', () => clients.delete(ws));
       },

@@ -84,4 +84,10 @@ describe('star-leaders --dashboard, end to end in headless chromium', () => {
     expect(incidents.dialogs).toEqual([]);
     await context.close();
   });
+
+  it('goes live when the page is opened under another name of the same host', async () => {
+    const { context, page } = await openDashboard(browser, dashboardUrl.replace('127.0.0.1', 'localhost'));
+    expect(await page.getAttribute('#connection', 'data-state')).toBe('live');
+    await context.close();
+  });
 });

@@ -161,8 +161,39 @@ describe('webSocketBroadcast', () => {
   it('refuses a client without Origin when requireOrigin is set', async () => {
     const server = await startBroadcast(new Subject<string>(), { requireOrigin: true });
     await expect(client(`ws://127.0.0.1:${server.port}`)).rejects.toThrow(/403/);
-    await client(`ws://127.0.0.1:${server.port}`, { origin: 'http://127.0.0.1' });
+    await client(`ws://127.0.0.1:${server.port}`, { origin: `http://127.0.0.1:${server.port}` });
     server.subscription.unsubscribe();
+  });
+
+  it('admits by default only pages served from the host the client asked for', async () => {
+    const reported: RivuletError[] = [];
+    const server = await startBroadcast(new Subject<string>(), { onClientError: (e) => reported.push(e) });
+    const url = `ws://127.0.0.1:${server.port}`;
+    await client(url, { origin: `http://127.0.0.1:${server.port}` });
+    await client(`ws://localhost:${server.port}`, { origin: `http://localhost:${server.port}` });
+    await client(url); // no Origin: not a browser
+    await expect(client(url, { origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(client(url, { origin: `http://127.0.0.1:${server.port + 1}` })).rejects.toThrow(/403/);
+    expect(reported.map((e) => e.code)).toEqual(['ERR_ORIGIN_NOT_ALLOWED', 'ERR_ORIGIN_NOT_ALLOWED']);
+    server.subscription.unsubscribe();
+  });
+
+  it("admits any page with allowedOrigins '*'", async () => {
+    const server = await startBroadcast(new Subject<string>(), { allowedOrigins: '*' });
+    await client(`ws://127.0.0.1:${server.port}`, { origin: 'https://elsewhere.example' });
+    server.subscription.unsubscribe();
+  });
+
+  it('fails the stream with ERR_CALLBACK_FAILED when onClientError throws, instead of crashing', async () => {
+    const source = new Subject<string>();
+    const server = await startBroadcast(source, {
+      allowedOrigins: ['http://ok.example'],
+      onClientError: () => {
+        throw new Error('boom');
+      },
+    });
+    await expect(client(`ws://127.0.0.1:${server.port}`, { origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(server.done).rejects.toMatchObject({ code: 'ERR_CALLBACK_FAILED', message: expect.stringContaining('onClientError') });
   });
 
   it('closes a client sending more than maxPayloadBytes with 1009 and keeps serving the others', async () => {
