@@ -70,9 +70,8 @@ function linesOf(files: string[], gate: FlowGate): Observable<LogInput> {
   return from(files).pipe(concatMap((file) => concat<LogInput[]>(fileLines(file, { gate }), of(END_OF_DAY))));
 }
 
-/** Frames from every TCP sender; a frame `END_OF_DAY` (line ending or not) is the marker. */
+/** Frames from every TCP sender (numbered per connection); a frame `END_OF_DAY` (line ending or not) is the marker. */
 function framesFrom(address: string, gate: FlowGate, io: CliIo): Observable<LogInput> {
-  const frameNumbers = new Map<string, number>();
   return tcpListen({
     ...parseSocketAddress(address),
     tagPeer: true,
@@ -81,15 +80,9 @@ function framesFrom(address: string, gate: FlowGate, io: CliIo): Observable<LogI
     onListening: (a) => io.stderr.write(`log-counts: listening on ${a.host}:${a.port}\n`),
     onConnectionError: (err) => io.stderr.write(`log-counts: ${err.message}\n`),
   }).pipe(
-    map(({ peer, data }): LogInput => {
+    map(({ peer, frame, data }): LogInput => {
       const text = data.replace(/\r?\n$/, '');
-      if (text === END_OF_DAY) {
-        frameNumbers.delete(peer); // a sender's day ends here; forget it so the map stays small
-        return END_OF_DAY;
-      }
-      const lineNumber = (frameNumbers.get(peer) ?? 0) + 1;
-      frameNumbers.set(peer, lineNumber);
-      return { text, source: peer, lineNumber };
+      return text === END_OF_DAY ? END_OF_DAY : { text, source: peer, lineNumber: frame };
     }),
   );
 }
@@ -97,7 +90,9 @@ function framesFrom(address: string, gate: FlowGate, io: CliIo): Observable<LogI
 async function sendLogs(address: string, files: string[]): Promise<void> {
   const target = parseSocketAddress(address);
   for (const file of files) {
-    const frames = concat(fileLines(file).pipe(map((line) => `${line.text}\n`)), of(END_OF_DAY));
-    await lastValueFrom(frames.pipe(tcpSink({ ...target, framing: lengthPrefixed(), maxAttempts: 3 })), { defaultValue: undefined });
+    // The file is read no faster than the socket drains: the sink pauses the reader through the gate.
+    const gate = new FlowGate();
+    const frames = concat(fileLines(file, { gate }).pipe(map((line) => `${line.text}\n`)), of(END_OF_DAY));
+    await lastValueFrom(frames.pipe(tcpSink({ ...target, framing: lengthPrefixed(), maxAttempts: 3, gate })), { defaultValue: undefined });
   }
 }

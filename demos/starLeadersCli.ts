@@ -101,7 +101,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
 
   const lines: Observable<{ text: string; source: string; lineNumber: number }> =
     flags.listen !== undefined ? tcpLines(flags.listen, gate, io)
-    : flags.ws !== undefined ? webSocketLines(flags.ws)
+    : flags.ws !== undefined ? webSocketLines(flags.ws, gate)
     : fileLines(files.length > 0 ? files : BUNDLED_ARCHIVE, { gate });
   const parsed = lines.pipe(
     parseEvents(unreadable),
@@ -176,9 +176,8 @@ function parseEvents(unreadable: Subject<Unreadable>): OperatorFunction<{ text: 
   });
 }
 
-/** Newline-delimited JSON events from every TCP sender, numbered per sender. */
+/** Newline-delimited JSON events from every TCP sender, numbered per connection. */
 function tcpLines(address: string, gate: FlowGate, io: CliIo) {
-  const lineNumbers = new Map<string, number>();
   return tcpListen({
     ...parseSocketAddress(address),
     framing: newlineDelimited(),
@@ -187,19 +186,13 @@ function tcpLines(address: string, gate: FlowGate, io: CliIo) {
     gate,
     onListening: (a) => io.stderr.write(`star-leaders: listening on ${a.host}:${a.port}\n`),
     onConnectionError: (err) => io.stderr.write(`star-leaders: ${err.message}\n`),
-  }).pipe(
-    map(({ peer, data }) => {
-      const lineNumber = (lineNumbers.get(peer) ?? 0) + 1;
-      lineNumbers.set(peer, lineNumber);
-      return { text: data, source: peer, lineNumber };
-    }),
-  );
+  }).pipe(map(({ peer, frame, data }) => ({ text: data, source: peer, lineNumber: frame })));
 }
 
 /** JSON events, one per WebSocket message. */
-function webSocketLines(url: string) {
+function webSocketLines(url: string, gate: FlowGate) {
   let lineNumber = 0;
-  return webSocketConnect(url).pipe(map((text) => ({ text, source: url, lineNumber: ++lineNumber })));
+  return webSocketConnect(url, { gate }).pipe(map((text) => ({ text, source: url, lineNumber: ++lineNumber })));
 }
 
 /** A partition's list as the dashboard feed carries it: recent events as one line of text each. */

@@ -9,6 +9,8 @@ import { SocketAddress, formatSocketAddress } from './socketAddress';
 export interface PeerFrame<T> {
   /** The sending peer as `ip:port` (`[ip]:port` for IPv6). */
   peer: string;
+  /** The frame's number on its connection, from 1: with `peer`, where a bad record came from. */
+  frame: number;
   data: T;
 }
 
@@ -62,7 +64,8 @@ function checkCommon(where: string, options: TcpSourceOptions): void {
 
 /** Makes the decoder that emits each frame of one connection, as text or raw, tagged or not. */
 function frameDecoder(framing: Framing, raw: boolean, peer: string, emit: (value: unknown) => void, tag: boolean): FrameDecoder {
-  const out = tag ? (data: unknown) => emit({ peer, data }) : emit;
+  let frame = 0;
+  const out = tag ? (data: unknown) => emit({ peer, frame: ++frame, data }) : emit;
   return raw ? framing.decoder(out, { peer }) : framing.textDecoder(out, { peer });
 }
 

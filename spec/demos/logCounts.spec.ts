@@ -183,4 +183,21 @@ describe('rivulet log-counts --listen --out (the original deployment)', () => {
     collector.server.close();
     expect(collector.frames.map((f) => JSON.parse(f) as unknown)).toEqual(ORIGINAL_OUTPUT);
   });
+
+  it('sends a file larger than the sink buffer to a stalled listener without loss: the reader waits for the socket', async () => {
+    const day = readFileSync(DAYS[1], 'utf8');
+    const big = join(tempDir(), 'big.log');
+    const copies = Math.ceil((12 * 1024 * 1024) / day.length); // 12 MiB, above the sink's 8 MiB buffer
+    writeFileSync(big, day.repeat(copies));
+    const collector = await frameCollector();
+    collector.server.once('connection', (socket: Socket) => {
+      socket.pause(); // the listener stalls long enough for an unpaced reader to overflow the sink
+      setTimeout(() => socket.resume(), 500);
+    });
+    await runCli(['send-logs', `127.0.0.1:${collector.port}`, big]).done;
+    collector.server.close();
+    expect(collector.frames).toHaveLength(559 * copies + 1);
+    expect(collector.frames[collector.frames.length - 1]).toBe('END_OF_DAY');
+    expect(collector.frames[0]).toBe(day.split('\n')[0] + '\n');
+  });
 });
