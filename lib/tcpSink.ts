@@ -76,11 +76,12 @@ interface Connection {
  * cannot encode, and with the source's error (frames not yet written are then discarded).
  * Unsubscribing destroys the socket, cancels timers and resumes the gate.
  *
- * Delivery guarantee: a frame is either in the buffer or has been handed whole to the kernel
- * of exactly one connection. Frames whose write had not completed when a connection died are
- * written again on the next one (the dead connection saw at most a truncated copy). Frames the
- * kernel had accepted are lost if that connection then dies before the peer reads them: TCP
- * alone cannot tell, so in-flight frames are delivered at most once; only the buffer survives.
+ * Delivery guarantee: frames are written in batches of up to 64 KiB. A batch whose write had not
+ * completed when its connection died is written again, whole, on the next connection: the peer
+ * may then receive some of its frames twice (at least once for those). A batch the kernel had
+ * accepted is lost if that connection then dies before the peer reads it: TCP alone cannot tell
+ * (at most once for those). Frames still in the buffer are always delivered, in order; a peer
+ * that needs exactly once must acknowledge or deduplicate.
  *
  * ```ts
  * from(['{"200":143}', '{"200":477}']).pipe(tcpSink({ port: 7002 })).subscribe({
@@ -272,7 +273,13 @@ export function tcpSink(options: TcpSinkOptions): (source: Observable<string | U
         const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (failedAttempts - 1));
         report(new RivuletError('ERR_CONNECTION', `${where}: ${what} (${reason}); retrying in ${delay} ms with ${queuedBytes} bytes buffered`, { cause: current.lastError }));
         if (closed) return;
-        timers.add(scheduler.schedule(() => connect(), delay));
+        // A fired retry leaves the set, so an endless retry loop holds one timer, not all of them.
+        let retry: Subscription | undefined;
+        retry = scheduler.schedule(() => {
+          if (retry !== undefined) timers.remove(retry);
+          connect();
+        }, delay);
+        timers.add(retry);
       };
 
       connect();
