@@ -80,16 +80,9 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
       let count = 0;
       let previous: T | undefined;
 
-      /** Calls a user callback; on a throw, errors the result and returns `failed`. */
-      const failed = Symbol('failed');
-      const call = <R>(name: string, fn: () => R): R | typeof failed => {
-        try {
-          return fn();
-        } catch (cause) {
-          subscriber.error(callbackFailed('boundaryWindow', name, cause));
-          return failed;
-        }
-      };
+      // The callbacks run once per value: called directly in one try block (no closure per call),
+      // with `stage` naming the one that threw ('emit' while handing a window downstream).
+      let stage = 'isBoundary';
       const close = (closedBy: ClosedWindow<T, A>['closedBy'], value: A, boundary?: T): void => {
         const closed: ClosedWindow<T, A> = { value, count, closedBy };
         if (closedBy === 'boundary') closed.boundary = boundary;
@@ -101,25 +94,34 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
       const subscription = source.subscribe({
         next(value) {
           if (subscriber.closed) return;
-          const marker = call('isBoundary', () => isBoundary(value));
-          if (marker === failed) return;
-          if (marker) {
-            if (count === 0 && !emitEmpty) return;
-            const closed = count > 0 ? (acc as A) : call('seed', seed);
-            if (closed !== failed) close('boundary', closed, value);
+          try {
+            stage = 'isBoundary';
+            if (isBoundary(value)) {
+              if (count === 0 && !emitEmpty) return;
+              stage = 'seed';
+              const closedValue = count > 0 ? (acc as A) : seed();
+              stage = 'emit';
+              close('boundary', closedValue, value);
+              return;
+            }
+            if (count > 0 && splitBefore !== undefined) {
+              stage = 'splitBefore';
+              if (splitBefore(previous as T, value)) {
+                stage = 'emit';
+                close('split', acc as A);
+                if (subscriber.closed) return;
+              }
+            }
+            stage = 'seed';
+            const base = count > 0 ? (acc as A) : seed();
+            stage = 'add';
+            acc = add(base, value);
+          } catch (cause) {
+            if (stage === 'emit') throw cause; // not a callback of ours: a downstream failure
+
+            subscriber.error(callbackFailed('boundaryWindow', stage, cause));
             return;
           }
-          if (count > 0 && splitBefore !== undefined) {
-            const split = call('splitBefore', () => splitBefore(previous as T, value));
-            if (split === failed) return;
-            if (split) close('split', acc as A);
-            if (subscriber.closed) return;
-          }
-          const base = count > 0 ? (acc as A) : call('seed', seed);
-          if (base === failed) return;
-          const next = call('add', () => add(base, value));
-          if (next === failed) return;
-          acc = next;
           count += 1;
           previous = value;
         },
