@@ -161,7 +161,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   } finally {
     await dashboardClose?.();
   }
-  if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark));
+  if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark, flags.windowHours));
   if (unreadableCount > 0) io.stderr.write(`star-leaders: ${unreadableCount} input lines could not be read as events (see --dead-letter)\n`);
 }
 
@@ -221,7 +221,7 @@ function githubPageOf(raw: Readonly<Record<string, unknown>>): string | null {
 }
 
 /** The global leaderboard as a text table. */
-export function formatLeaderboard(leaders: readonly Leader[], events: number, watermark: number): string {
+export function formatLeaderboard(leaders: readonly Leader[], events: number, watermark: number, windowHours: number): string {
   const when = Number.isFinite(watermark) ? new Date(watermark).toISOString().replace('.000Z', 'Z') : 'no events';
   const width = Math.max(10, ...leaders.map((l) => l.repo.length));
   const rows = leaders.map((l, i) => {
@@ -229,7 +229,7 @@ export function formatLeaderboard(leaders: readonly Leader[], events: number, wa
     return `${String(i + 1).padStart(4)}  ${l.repo.padEnd(width)}  ${String(l.stars).padStart(5)}  ${recent}`;
   });
   return [
-    `GitHub star leaders, last 24 h of event time, at ${when} (${events} events read)`,
+    `GitHub star leaders, last ${windowHours} h of event time, at ${when} (${events} events read)`,
     `rank  ${'repository'.padEnd(width)}  stars  recent forks and pull requests (this hour)`,
     ...rows,
     '',

@@ -25,9 +25,7 @@ export type RivuletErrorCode =
   /** A WebSocket client could not keep up and the policy is to disconnect it. */
   | 'ERR_SLOW_CONSUMER'
   /** A file could not be opened or read. */
-  | 'ERR_FILE'
-  /** A record from input could not be parsed (a log line, a JSON event). */
-  | 'ERR_PARSE';
+  | 'ERR_FILE';
 
 export class RivuletError extends Error {
   override readonly name = 'RivuletError';

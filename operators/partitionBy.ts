@@ -22,7 +22,7 @@ export interface PartitionByOptions<T, K, P, R> {
   partitioner?: Partitioner<K, P>;
   /** Builds a partition's sub-pipeline; called once each time a partition is created. */
   pipeline: (context: PartitionContext<P>) => OperatorFunction<T, R>;
-  /** The event time of a value (ms); enables `eventTime$` and `idleEventTimeMs`. */
+  /** Event time of a value (ms); enables `eventTime$` and `idleEventTimeMs`. */
   timestampOf?: (value: T) => number;
   /** Ends a partition that received nothing for this long, measured on `scheduler`. */
   idleTimeoutMs?: number;
@@ -42,7 +42,8 @@ export interface PartitionByOptions<T, K, P, R> {
  * bounded: partitions are ended when idle (on a scheduler or in event time) or least recently
  * used beyond `maxPartitions`. Ending a partition completes its input, so a `statefulScan` in it
  * flushes, and its final outputs are still delivered; a later value for it starts a fresh one.
- * Event time is global: each partition's `eventTime$` follows the whole stream.
+ * Event time is global: each partition's `eventTime$` follows the whole stream. Eviction ends
+ * state: evict only partitions whose windows are empty (idle longer than window plus lateness).
  *
  * ```text
  * source:  --a1--b1--a2--b2--|        keyOf = letter, pipeline = running sum per partition
@@ -52,16 +53,15 @@ export interface PartitionByOptions<T, K, P, R> {
  * Order within a partition is input order. A value is routed first; then, if its timestamp is
  * the stream's new maximum, every partition that subscribed to `eventTime$` gets it (cost
  * O(those partitions) per advance), so a partition sees its own event before the clock passes
- * it; then partitions idle in event time are ended. Idle checks walk partitions from the least
- * recently touched and stop at the first busy one (out-of-order timestamps can delay an event
- * time eviction, never hasten it); scheduler idleness uses one pending sweep at a time.
+ * it; then partitions idle in event time are ended. Idle checks walk from the least recently
+ * touched partition and stop at the first busy one; scheduler idleness uses one pending sweep.
  *
  * Source completion ends every partition and completes once all their outputs complete. A source
  * error errors every open partition's input, then the result with that error. A partition's error
  * errors the result and tears everything down. A throwing callback errors the result with
  * `ERR_CALLBACK_FAILED` (`keyOf`, `partitionOf`, `timestampOf`, `pipeline`); a timestamp that is
  * not a finite number with `ERR_INVALID_VALUE`. Unsubscribing tears down every partition and
- * cancels the pending sweep. The partition type `P` defaults to the key type, as with `perKey()`.
+ * cancels the pending sweep. `P` defaults to the key type, as with `perKey()`.
  *
  * @example
  * ```ts

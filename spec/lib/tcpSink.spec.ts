@@ -136,7 +136,7 @@ describe('tcpSink', () => {
 
   it('passes the source error on, and destroys the socket', async () => {
     const { port, sockets } = await frameListener();
-    const boom = new RivuletError('ERR_PARSE', 'bad input');
+    const boom = new RivuletError('ERR_INVALID_VALUE', 'bad input');
     const connected = new Collector<string>();
     const source = new Subject<string>();
     const done = run(source, { port, onConnect: connected.add });
