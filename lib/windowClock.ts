@@ -87,6 +87,15 @@ export function asWindowError(where: string, callback: string, cause: unknown): 
   return cause instanceof RivuletError ? cause : callbackFailed(where, callback, cause);
 }
 
+/** A value's key through the user's `keyOf`, naming the operator if it throws. */
+export function keyOfValue<T, K>(where: string, keyOf: (value: T) => K, value: T): K {
+  try {
+    return keyOf(value);
+  } catch (error) {
+    throw asWindowError(where, 'keyOf', error);
+  }
+}
+
 /**
  * Subscribes to `eventTime$` (first, so it can seed the clock) and to the source; per value:
  * timestamp, advance the clock (expiring closed panes), then either late or accepted.

@@ -1,7 +1,7 @@
 import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/errors';
 import { PaneStore } from '../lib/panes';
-import { asWindowError, checkEventTimeOptions, EventTimeOptions, subscribeWindowed, WindowClock } from '../lib/windowClock';
+import { asWindowError, checkEventTimeOptions, EventTimeOptions, keyOfValue, subscribeWindowed, WindowClock } from '../lib/windowClock';
 import { Aggregator, PaneAssigner } from '../lib/windowing';
 
 /** A key's new running total in a sliding window, and the window's bounds at that moment. */
@@ -121,12 +121,7 @@ export function slidingWindow<T, K, A>(o: SlidingWindowOptions<T, K, A>): Operat
           }
         },
         accept(value, paneStart) {
-          let key: K;
-          try {
-            key = keyOf(value);
-          } catch (error) {
-            throw asWindowError(where, 'keyOf', error);
-          }
+          const key = keyOfValue(where, keyOf, value);
           try {
             const pane = store.open(paneStart);
             let state = keys.get(key);

@@ -1,7 +1,7 @@
 import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/errors';
 import { PaneStore } from '../lib/panes';
-import { asWindowError, checkEventTimeOptions, EventTimeOptions, subscribeWindowed, WindowClock } from '../lib/windowClock';
+import { asWindowError, checkEventTimeOptions, EventTimeOptions, keyOfValue, subscribeWindowed, WindowClock } from '../lib/windowClock';
 import { Aggregator, PaneAssigner } from '../lib/windowing';
 
 /** The final aggregate of one key in one closed window `[windowStart, windowEnd)`. */
@@ -86,14 +86,7 @@ export function tumblingWindow<T, K = undefined, A = unknown>(o: TumblingWindowO
           while ((oldest = store.oldestStart()) !== undefined && oldest < clock.windowStart) closeOldest();
         },
         accept(value, paneStart) {
-          let key = undefined as K;
-          if (keyOf) {
-            try {
-              key = keyOf(value);
-            } catch (error) {
-              throw asWindowError(where, 'keyOf', error);
-            }
-          }
+          const key = keyOf ? keyOfValue(where, keyOf, value) : (undefined as K);
           try {
             const pane = store.open(paneStart);
             const acc = pane.get(key);
