@@ -2,24 +2,34 @@
  * rivulet: stateful stream processing on RxJS.
  *
  * Operators (keyed partitions, per-key state, event-time and boundary windows, top-K) compose
- * with `pipe()`; sources and sinks connect pipelines to TCP, WebSocket and files.
+ * with `pipe()`; sources and sinks connect pipelines to TCP, WebSocket and files. This entry is
+ * the library only: the bundled applications are in `rivulet/demos`.
  */
 export * from './operators';
-export * from './lib/errors';
-export * from './lib/flowGate';
-export * from './lib/partitioners';
-export * from './lib/windowing';
-export * from './lib/framing';
-export * from './lib/tcpSource';
-export * from './lib/tcpSink';
-export * from './lib/webSocketServer';
-export * from './lib/webSocketClient';
-export * from './lib/files';
-export * from './lib/accessLog';
-export * from './lib/topRanking';
-export * from './lib/githubEvents';
-export * from './lib/json';
-export * from './lib/writeLines';
-export * from './lib/socketAddress';
-export * from './lib/duration';
-export * from './lib/dashboardServer';
+
+export { RivuletError } from './lib/core/errors';
+export type { RivuletErrorCode } from './lib/core/errors';
+export { FlowGate } from './lib/core/flowGate';
+export type { Ranked } from './lib/core/topRanking';
+export { toJson } from './lib/core/json';
+export { parseDuration } from './lib/core/duration';
+
+export { fixedPanes, calendarDays } from './lib/windowing/panes';
+export type { PaneAssigner } from './lib/windowing/panes';
+export { counting, countingBy } from './lib/windowing/aggregators';
+export type { Aggregator } from './lib/windowing/aggregators';
+export { windowStats } from './lib/windowing/windowClock';
+export type { EventTimeOptions, WindowStats } from './lib/windowing/windowClock';
+
+export { perKey, hashMod, wallarooHashRing } from './lib/partitioning/partitioners';
+export type { Partitioner } from './lib/partitioning/partitioners';
+
+export * from './lib/io/framing';
+export { parseSocketAddress, formatSocketAddress } from './lib/io/socketAddress';
+export type { SocketAddress } from './lib/io/socketAddress';
+export * from './lib/io/tcpSource';
+export * from './lib/io/tcpSink';
+export * from './lib/io/webSocketServer';
+export * from './lib/io/webSocketClient';
+export * from './lib/io/files';
+export * from './lib/io/writeLines';

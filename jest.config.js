@@ -5,6 +5,6 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   // Type checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles.
   transform: { '^.+\\.ts$': 'ts-jest' },
-  moduleNameMapper: { '^rivulet$': '<rootDir>/index.ts' },
+  moduleNameMapper: { '^rivulet$': '<rootDir>/index.ts', '^rivulet/demos$': '<rootDir>/demos/index.ts' },
   testTimeout: 20000,
 };

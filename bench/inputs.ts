@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { packageRoot } from '../lib/packageRoot';
-import { END_OF_DAY, LogInput, LogLine } from '../demos/logCounts';
-import type { GitHubEvent } from '../lib/githubEvents';
+import { packageRoot } from '../demos/packageRoot';
+import { END_OF_DAY, LogInput, LogLine } from '../demos/logCounts/logCounts';
+import type { GitHubEvent } from '../demos/starLeaders/githubEvents';
 
 export const DATA_DIR = join(packageRoot(), '..', 'shared', 'data');
 /** Bump when the generated files change shape, so stale caches are rebuilt. */

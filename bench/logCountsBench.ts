@@ -6,9 +6,9 @@
  * how the stream is driven.
  */
 import { concat, concatMap, endWith, filter, from, lastValueFrom, map, Observable, of, OperatorFunction, scan, toArray } from 'rxjs';
-import { DayReport, END_OF_DAY, LogInput, LogLine, logCounts } from '../demos/logCounts';
-import { fileLines } from '../lib/files';
-import { parseAccessLogLine } from '../lib/accessLog';
+import { DayReport, END_OF_DAY, LogInput, LogLine, logCounts } from '../demos/logCounts/logCounts';
+import { fileLines } from '../lib/io/files';
+import { parseAccessLogLine } from '../demos/logCounts/accessLog';
 import { forEachLine, plainFileLines } from './harness';
 
 /** A report reduced to what the three variants must agree on, with counts in key order. */

@@ -4,9 +4,9 @@
  * --expose-gc (run.js forks it); prints one JSON line.
  */
 import { filter, lastValueFrom, map, tap } from 'rxjs';
-import { starLeaders } from '../demos/starLeaders';
-import { fileLines } from '../lib/files';
-import { parseGitHubEvent, GitHubEvent } from '../lib/githubEvents';
+import { starLeaders } from '../demos/starLeaders/starLeaders';
+import { fileLines } from '../lib/io/files';
+import { parseGitHubEvent, GitHubEvent } from '../demos/starLeaders/githubEvents';
 
 const DAY_MS = 86_400_000;
 

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../lib/packageRoot';
+import { packageRoot } from '../demos/packageRoot';
 import { assertSame, Measured, measureRounds } from './harness';
 import { CACHE_DIR, eventInputs, logInputs } from './inputs';
 import * as logs from './logCountsBench';

@@ -9,11 +9,11 @@
  * is driven, not the algorithms.
  */
 import { filter, from, groupBy, map, mergeMap, Observable, OperatorFunction, scan } from 'rxjs';
-import { INTERESTING_TYPES, PartitionLeaders, starLeaders } from '../demos/starLeaders';
-import { fileLines } from '../lib/files';
-import { GitHubEvent, parseGitHubEvent } from '../lib/githubEvents';
-import { wallarooHashRing } from '../lib/partitioners';
-import { Ranked, TopRanking } from '../lib/topRanking';
+import { INTERESTING_TYPES, PartitionLeaders, starLeaders } from '../demos/starLeaders/starLeaders';
+import { fileLines } from '../lib/io/files';
+import { GitHubEvent, parseGitHubEvent } from '../demos/starLeaders/githubEvents';
+import { wallarooHashRing } from '../lib/partitioning/partitioners';
+import { Ranked, TopRanking } from '../lib/core/topRanking';
 import { digest, forEachLine, plainFileLines } from './harness';
 
 const HOUR_MS = 3_600_000;

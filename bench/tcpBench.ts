@@ -8,9 +8,9 @@ import { fork } from 'node:child_process';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { map } from 'rxjs';
-import { FlowGate } from '../lib/flowGate';
-import { tcpListen } from '../lib/tcpSource';
-import { tcpSink } from '../lib/tcpSink';
+import { FlowGate } from '../lib/core/flowGate';
+import { tcpListen } from '../lib/io/tcpSource';
+import { tcpSink } from '../lib/io/tcpSink';
 import type { LoadReport, LoadRequest } from './tcpLoad';
 
 /** A pipeline under test: listens on a port of its own, forwards to `receiverPort`. */

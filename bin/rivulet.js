@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // The CLI is written in TypeScript and compiled to dist/ by `npm run build` (run on install).
-require('../dist/lib/cli.js')
+require('../dist/demos/cli.js')
   .main(process.argv)
   .catch((err) => {
     // A reader that went away (`rivulet ... | head`) is not an error worth reporting.

@@ -3,7 +3,8 @@
  * sliding 24-hour window of event time. Run it with `node dist/demos/quickstart.js`.
  */
 import { EMPTY, last, mergeMap, Observable, of } from 'rxjs';
-import { fileLines, parseGitHubEvent, Ranked, slidingHourWindow, topK } from '../index';
+import { fileLines, Ranked, slidingHourWindow, topK } from '../index';
+import { parseGitHubEvent } from './starLeaders/githubEvents';
 
 export function topStarred(file: string): Observable<readonly Ranked<string>[]> {
   return fileLines(file).pipe(

@@ -1,5 +1,5 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption } from '../lib/errors';
+import { callbackFailed, invalidOption } from '../lib/core/errors';
 
 export interface BoundaryWindowOptions<T, A> {
   /** True for a marker value (such as `'END_OF_DAY'`) that closes the current window. */

@@ -1,6 +1,6 @@
 import { asyncScheduler, MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from 'rxjs';
-import { FlowGate } from '../lib/flowGate';
-import { callbackFailed, invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/errors';
+import { FlowGate } from '../lib/core/flowGate';
+import { callbackFailed, invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/core/errors';
 
 export interface PaceOptions<T> {
   /** Event time of a value, in epoch milliseconds. */

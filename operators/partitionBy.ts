@@ -1,38 +1,9 @@
 import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
-import { callbackFailed, RivuletError } from '../lib/errors';
-import { Partitioner, perKey } from '../lib/partitioners';
-import { checkPartitionByOptions, Partition, PartitionTable } from '../lib/partitionTable';
+import { callbackFailed, RivuletError } from '../lib/core/errors';
+import { Partitioner, perKey } from '../lib/partitioning/partitioners';
+import { checkPartitionByOptions, Partition, PartitionByOptions, PartitionTable } from './internal/partitionTable';
 
-/** What a partition's sub-pipeline knows about itself. */
-export interface PartitionContext<P> {
-  /** The partition, as the partitioner returned it. */
-  readonly key: P;
-  /**
-   * The largest event time seen anywhere in the stream (the global clock), replayed on subscribe,
-   * then emitted each time it increases. Never emits without `timestampOf`. Completes when the
-   * partition ends. Pass it to event-time windows so a quiet partition still ages its windows.
-   */
-  readonly eventTime$: Observable<number>;
-}
-
-export interface PartitionByOptions<T, K, P, R> {
-  /** The key of a value; the partitioner maps it to a partition. */
-  keyOf: (value: T) => K;
-  /** Default `perKey()`: one partition per distinct key (compared as `Map` keys). */
-  partitioner?: Partitioner<K, P>;
-  /** Builds a partition's sub-pipeline; called once each time a partition is created. */
-  pipeline: (context: PartitionContext<P>) => OperatorFunction<T, R>;
-  /** Event time of a value (ms); enables `eventTime$` and `idleEventTimeMs`. */
-  timestampOf?: (value: T) => number;
-  /** Ends a partition that received nothing for this long, measured on `scheduler`. */
-  idleTimeoutMs?: number;
-  /** Clock for `idleTimeoutMs`; default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Ends a partition whose latest event is this much older than the stream's latest. */
-  idleEventTimeMs?: number;
-  /** Cap on live partitions: creating one more first ends the least recently used. */
-  maxPartitions?: number;
-}
+export type { PartitionByOptions, PartitionContext } from './internal/partitionTable';
 
 /**
  * Routes each value to a partition chosen by its key, runs one sub-pipeline (with its own state)

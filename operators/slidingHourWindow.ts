@@ -1,7 +1,8 @@
 import { OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/errors';
-import { checkEventTimeOptions, EventTimeOptions } from '../lib/windowClock';
-import { counting, fixedPanes } from '../lib/windowing';
+import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
+import { checkEventTimeOptions, EventTimeOptions } from '../lib/windowing/windowClock';
+import { counting } from '../lib/windowing/aggregators';
+import { fixedPanes } from '../lib/windowing/panes';
 import { slidingWindow, WindowChange } from './slidingWindow';
 
 export interface SlidingHourWindowOptions<T, K> extends EventTimeOptions<T> {

@@ -1,5 +1,5 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption } from '../lib/errors';
+import { callbackFailed, invalidOption } from '../lib/core/errors';
 
 export interface StatefulScanOptions<T, S, R> {
   /** Creates the initial state; called once per subscription, lazily (first value, or on flush). */

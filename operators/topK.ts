@@ -1,6 +1,6 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/errors';
-import { Ranked, TopRanking } from '../lib/topRanking';
+import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
+import { Ranked, TopRanking } from '../lib/core/topRanking';
 
 export interface TopKOptions<T, K> {
   /** How many keys to keep (an integer >= 1). */

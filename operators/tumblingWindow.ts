@@ -1,8 +1,10 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { invalidOption } from '../lib/errors';
-import { PaneStore } from '../lib/panes';
-import { asWindowError, checkEventTimeOptions, EventTimeOptions, keyOfValue, subscribeWindowed, WindowClock } from '../lib/windowClock';
-import { Aggregator, PaneAssigner } from '../lib/windowing';
+import { invalidOption } from '../lib/core/errors';
+import { PaneStore } from '../lib/windowing/paneStore';
+import { asWindowError, keyOfValue, subscribeWindowed } from './internal/windowed';
+import { checkEventTimeOptions, EventTimeOptions, WindowClock } from '../lib/windowing/windowClock';
+import { Aggregator } from '../lib/windowing/aggregators';
+import { PaneAssigner } from '../lib/windowing/panes';
 
 /** The final aggregate of one key in one closed window `[windowStart, windowEnd)`. */
 export interface WindowResult<K, A> {

@@ -1,6 +1,7 @@
 import { from, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { boundaryWindow, BoundaryWindowOptions, callbackFailed, ClosedWindow } from 'rivulet';
+import { boundaryWindow, BoundaryWindowOptions, ClosedWindow } from 'rivulet';
+import { callbackFailed } from '../../lib/core/errors';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 

@@ -1,6 +1,7 @@
 import { from, Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { callbackFailed, Ranked, RivuletError, topK } from 'rivulet';
+import { Ranked, RivuletError, topK } from 'rivulet';
+import { callbackFailed } from '../../lib/core/errors';
 
 interface Update {
   key: string;

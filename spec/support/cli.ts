@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { buildProgram } from '../../lib/cli';
+import { buildProgram } from '../../demos/cli';
 
 export interface CliRun {
   /** Resolves with everything the command printed once it has finished. */

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { registerLogCounts } from './logCounts/cli';
+import { registerStarLeaders } from './starLeaders/cli';
+import type { CliIo } from './cliIo';
+import { packageRoot } from './packageRoot';
+
+/** Builds the `rivulet` command line; each application adds its own subcommands. */
+export function buildProgram(io: CliIo): Command {
+  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const program = new Command('rivulet')
+    .description('Stateful stream processing on RxJS: run the bundled applications and tools.')
+    .version(version)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  registerLogCounts(program, io);
+  registerStarLeaders(program, io);
+  return program;
+}
+
+/** Runs the CLI in this process, on its standard streams and signals. */
+export async function main(argv: string[]): Promise<void> {
+  let stop: () => void = () => undefined;
+  const stopRequested = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stopRequested, interactive: process.stderr.isTTY === true };
+  try {
+    await buildProgram(io).parseAsync(argv);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

@@ -1,0 +1,92 @@
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { concat, concatMap, defer, EMPTY, finalize, from, lastValueFrom, map, merge, Observable, of, Subject, takeUntil } from 'rxjs';
+import {
+  fileLines, FlowGate, lengthPrefixed, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, writeLines,
+} from '../../index';
+import { packageRoot } from '../packageRoot';
+import type { CliIo } from '../cliIo';
+import { DeadLetter, END_OF_DAY, LogInput, logCounts } from './logCounts';
+
+const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(packageRoot(), 'demos', 'data', 'logs', `day_${day}.log`));
+
+interface LogCountsFlags {
+  listen?: string;
+  out?: string;
+  compat?: 'wallaroo';
+  window: 'boundary' | 'day';
+  tz?: string;
+  allowedLateness: string;
+  deadLetter?: string;
+}
+
+export function registerLogCounts(program: Command, io: CliIo): void {
+  program
+    .command('log-counts')
+    .description('HTTP status codes per day from Apache access logs (Wallaroo\'s windowing example)')
+    .argument('[files...]', 'log files, in order; an END_OF_DAY is implied after each (default: the bundled sample)')
+    .option('--listen <host:port>', 'read length-prefixed frames from TCP senders instead of files')
+    .option('--out <host:port>', 'send length-prefixed JSON results to a TCP listener instead of stdout')
+    .addOption(new Option('--compat <app>', 'print exactly what the original application printed').choices(['wallaroo']))
+    .addOption(new Option('--window <kind>', 'close windows on END_OF_DAY markers, or by event time per calendar day').choices(['boundary', 'day']).default('boundary'))
+    .option('--tz <zone>', 'time zone of the calendar days in --window day (default: the log\'s own UTC offset)')
+    .option('--allowed-lateness <duration>', 'how far out of order a line may arrive in --window day', '5m')
+    .option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file')
+    .action(async (files: string[], flags: LogCountsFlags) => runLogCounts(files, flags, io));
+
+  program
+    .command('send-logs')
+    .description('send log files to a log-counts listener as the original sender did: a connection per file, a frame per line, then END_OF_DAY')
+    .argument('<host:port>', 'where log-counts --listen is listening')
+    .argument('<files...>', 'log files, in order')
+    .action(async (address: string, files: string[]) => sendLogs(address, files));
+}
+
+async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): Promise<void> {
+  if (flags.listen !== undefined && files.length > 0) throw new Error('give either --listen or files, not both');
+  if (flags.compat !== undefined && flags.window === 'day') throw new Error('--compat wallaroo has no --window day: the original only had END_OF_DAY markers');
+  const eventTime = flags.window === 'day' ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness') } : undefined;
+  const gate = new FlowGate();
+  const deadLetters = new Subject<DeadLetter>();
+  const input: Observable<LogInput> = flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(files.length > 0 ? files : BUNDLED_LOGS, gate);
+  const results = input.pipe(logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }), map(toJson));
+  const out = flags.out !== undefined
+    ? results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate }))
+    : results.pipe(writeLines(io.stdout, { gate }));
+  const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
+  // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
+  const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())));
+  await lastValueFrom(run.pipe(takeUntil(defer(() => io.stopRequested))), { defaultValue: undefined });
+}
+
+/** Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. */
+function linesOf(files: string[], gate: FlowGate): Observable<LogInput> {
+  return from(files).pipe(concatMap((file) => concat<LogInput[]>(fileLines(file, { gate }), of(END_OF_DAY))));
+}
+
+/** Frames from every TCP sender (numbered per connection); a frame `END_OF_DAY` (line ending or not) is the marker. */
+function framesFrom(address: string, gate: FlowGate, io: CliIo): Observable<LogInput> {
+  return tcpListen({
+    ...parseSocketAddress(address),
+    tagPeer: true,
+    raw: false,
+    gate,
+    onListening: (a) => io.stderr.write(`log-counts: listening on ${a.host}:${a.port}\n`),
+    onConnectionError: (err) => io.stderr.write(`log-counts: ${err.message}\n`),
+  }).pipe(
+    map(({ peer, frame, data }): LogInput => {
+      const text = data.replace(/\r?\n$/, '');
+      return text === END_OF_DAY ? END_OF_DAY : { text, source: peer, lineNumber: frame };
+    }),
+  );
+}
+
+async function sendLogs(address: string, files: string[]): Promise<void> {
+  const target = parseSocketAddress(address);
+  for (const file of files) {
+    // The file is read no faster than the socket drains: the sink pauses the reader through the gate.
+    const gate = new FlowGate();
+    const frames = concat(fileLines(file, { gate }).pipe(map((line) => `${line.text}\n`)), of(END_OF_DAY));
+    await lastValueFrom(frames.pipe(tcpSink({ ...target, framing: lengthPrefixed(), maxAttempts: 3, gate })), { defaultValue: undefined });
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * log-counts: HTTP status codes per day from Apache access logs, Wallaroo's windowing example.
+ *
+ * Lines arrive from files or TCP frames; a window closes on an `END_OF_DAY` marker (the
+ * original's protocol), on a change of day without a marker (the original crashed there), or,
+ * in event-time mode, when the watermark passes the end of a calendar day.
+ */
+import { TZDate } from '@date-fns/tz';
+import { format } from 'date-fns';
+import { defer, filter, map, Observable, Observer, OperatorFunction, pipe, tap } from 'rxjs';
+import {
+  Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, tumblingWindow, windowStats,
+} from '../../index';
+import { parseAccessLogLine, wallarooStatusOf } from './accessLog';
+
+export const END_OF_DAY = 'END_OF_DAY';
+
+/** One line of input and where it came from (a file and line, or a peer and frame number). */
+export interface LogLine {
+  readonly text: string;
+  readonly source: string;
+  readonly lineNumber: number;
+}
+export type LogInput = LogLine | typeof END_OF_DAY;
+
+/** One window's result: counts by status code over every request method. */
+export interface DayReport {
+  /** ISO date of the window, or null for a window without a parseable line. */
+  day: string | null;
+  counts: Map<string, number>;
+  lines: number;
+  unparsed: number;
+  /** Boundary mode: what closed the window. */
+  closedBy?: 'marker' | 'day-change' | 'end';
+  /** Event-time mode: lines that arrived after their own day had closed, since the last report. */
+  late?: number;
+}
+
+/** A line that could not be parsed, for the dead-letter file. */
+export interface DeadLetter {
+  source: string;
+  line: number;
+  reason: string;
+  text: string;
+}
+
+export interface LogCountsOptions {
+  /** `'wallaroo'`: the original's objects (GET-only codes, `"null"` for every other line). */
+  compat?: 'wallaroo';
+  /** Windows by event time (calendar days) instead of markers. */
+  eventTime?: { timeZone?: string; allowedLatenessMs: number };
+  deadLetter?: Partial<Observer<DeadLetter>>;
+}
+
+/** What one line contributes: its day, the counts key it adds to (if any), its time. */
+interface Entry {
+  day: string | null;
+  countAs: string | null;
+  unparsed: boolean;
+  timestampMs: number;
+  offsetMinutes: number;
+}
+
+/** The log-counts pipeline: log lines and markers in, one report per window out. */
+export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogInput, DayReport | Map<string, number>> {
+  const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : classifyAccessLog(options.deadLetter);
+  if (options.eventTime === undefined) {
+    return pipe(
+      map((input: LogInput) => (input === END_OF_DAY ? END_OF_DAY : classify(input))),
+      boundaryWindow<Entry | typeof END_OF_DAY, Totals>({
+        isBoundary: (v) => v === END_OF_DAY,
+        seed: newTotals,
+        add: (t, e) => addEntry(t, e as Entry),
+        splitBefore: (a, b) => dayOf(a) !== null && dayOf(b) !== null && dayOf(a) !== dayOf(b),
+        onComplete: 'emit',
+      }),
+      map((w) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w))),
+    );
+  }
+  const { timeZone, allowedLatenessMs } = options.eventTime;
+  if (timeZone !== undefined) calendarDays(timeZone); // a bad zone fails here, not at the first line
+  return (source) => defer(() => dailyByEventTime(source.pipe(filter(isLine), map(classify)), allowedLatenessMs, timeZone));
+}
+
+function dailyByEventTime(entries: Observable<Entry>, allowedLatenessMs: number, timeZone?: string): Observable<DayReport> {
+  // Without --tz, days follow the UTC offset of the first parseable line, as the log has it.
+  let zone = timeZone;
+  let days = timeZone === undefined ? undefined : calendarDays(timeZone);
+  const panes: PaneAssigner = {
+    name: 'days',
+    paneStartOf: (t) => (days ??= calendarDays(zone ?? 'UTC')).paneStartOf(t),
+    nextPaneStart: (s) => (days ??= calendarDays(zone ?? 'UTC')).nextPaneStart(s),
+  };
+  const stats = windowStats();
+  let reportedLate = 0;
+  return entries.pipe(
+    tap((e) => (zone ??= Number.isFinite(e.timestampMs) ? offsetZone(e.offsetMinutes) : undefined)),
+    timeUnparsedLines(),
+    tumblingWindow({ timestampOf: (e) => e.timestampMs, panes, aggregate: TOTALS, allowedLatenessMs, stats }),
+    map(({ value, windowStart }) => {
+      const late = stats.late - reportedLate;
+      reportedLate = stats.late;
+      const day = format(new TZDate(windowStart, zone ?? 'UTC'), 'yyyy-MM-dd');
+      return { day, counts: value.counts, lines: value.lines, unparsed: value.unparsed, late };
+    }),
+  );
+}
+
+/**
+ * An unparseable line has no time of its own: it is counted in the day of the parseable line
+ * before it (lines before the first parseable one wait for it; only their number is kept, so memory stays bounded).
+ */
+function timeUnparsedLines(): OperatorFunction<Entry, Entry> {
+  return statefulScan<Entry, { lastMs: number; waiting: number }, Entry>({
+    seed: () => ({ lastMs: NaN, waiting: 0 }),
+    step(state, entry, emit) {
+      if (Number.isFinite(entry.timestampMs)) {
+        for (; state.waiting > 0; state.waiting--) emit({ ...UNPARSED, timestampMs: entry.timestampMs });
+        state.lastMs = entry.timestampMs;
+        emit(entry);
+      } else if (Number.isFinite(state.lastMs)) emit({ ...entry, timestampMs: state.lastMs });
+      else state.waiting += 1;
+      return state;
+    },
+  });
+}
+
+interface Totals {
+  counts: Map<string, number>;
+  lines: number;
+  unparsed: number;
+  day: string | null;
+}
+
+function newTotals(): Totals {
+  return { counts: new Map(), lines: 0, unparsed: 0, day: null };
+}
+
+function addEntry(t: Totals, e: Entry): Totals {
+  t.lines += 1;
+  t.day ??= e.day;
+  if (e.unparsed) t.unparsed += 1;
+  if (e.countAs !== null) t.counts.set(e.countAs, (t.counts.get(e.countAs) ?? 0) + 1);
+  return t;
+}
+
+const TOTALS: Aggregator<Entry, Totals> = {
+  zero: newTotals,
+  add: addEntry,
+  merge(a, b) {
+    for (const [k, n] of b.counts) a.counts.set(k, (a.counts.get(k) ?? 0) + n);
+    a.lines += b.lines;
+    a.unparsed += b.unparsed;
+    return a;
+  },
+};
+
+function boundaryReport(w: ClosedWindow<Entry | typeof END_OF_DAY, Totals>): DayReport {
+  const closedBy = w.closedBy === 'boundary' ? 'marker' : w.closedBy === 'split' ? 'day-change' : 'end';
+  const { day, counts, lines, unparsed } = w.value;
+  return { day, counts, lines, unparsed, closedBy };
+}
+
+const UNPARSED: Entry = { day: null, countAs: null, unparsed: true, timestampMs: NaN, offsetMinutes: 0 };
+
+function classifyAccessLog(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLine) => Entry {
+  return (line) => {
+    const parsed = parseAccessLogLine(line.text);
+    if (parsed.ok) {
+      const r = parsed.record;
+      return { day: r.localDay, countAs: String(r.status), unparsed: false, timestampMs: r.timestampMs, offsetMinutes: r.utcOffsetMinutes };
+    }
+    deadLetter?.next?.({ source: line.source, line: line.lineNumber, reason: parsed.reason, text: line.text });
+    return UNPARSED;
+  };
+}
+
+// The original's day: the text between the first `[` and the last `]`, up to the first `:`.
+const WALLAROO_DAY = /\[(.*)\]/;
+
+/** Every line counts, under its GET status code or under "null", as the original counted it. */
+function classifyLikeWallaroo(line: LogLine): Entry {
+  const day = WALLAROO_DAY.exec(line.text)?.[1].split(':')[0] ?? null;
+  return { day, countAs: wallarooStatusOf(line.text) ?? 'null', unparsed: false, timestampMs: NaN, offsetMinutes: 0 };
+}
+
+function dayOf(v: Entry | typeof END_OF_DAY): string | null {
+  return v === END_OF_DAY ? null : v.day;
+}
+
+function isLine(input: LogInput): input is LogLine {
+  return input !== END_OF_DAY;
+}
+
+function offsetZone(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const abs = Math.abs(minutes);
+  return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}

@@ -1,0 +1,260 @@
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import {
+  concatMap, defer, EMPTY, finalize, ignoreElements, interval, lastValueFrom, map, merge, mergeMap, NEVER, Observable, of,
+  OperatorFunction, share, Subject, takeUntil, tap,
+} from 'rxjs';
+import {
+  fileLines, FileProgress, FlowGate, newlineDelimited, pace, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
+} from '../../index';
+import type { CliIo } from '../cliIo';
+import { DashboardMessage, serveDashboard } from './dashboardServer';
+import { describeGitHubEvent, GitHubEvent, parseGitHubEvent } from './githubEvents';
+import { packageRoot } from '../packageRoot';
+import { globalLeaders, Leader, PartitionLeaders, starLeaders } from './starLeaders';
+
+export const BUNDLED_ARCHIVE = ['2015-01-01-0.json.gz', '2015-01-01-1.json.gz'].map((f) => join(packageRoot(), 'demos', 'data', 'gharchive', f));
+
+interface StarLeadersFlags {
+  listen?: string;
+  ws?: string;
+  out?: string;
+  wsOut?: string;
+  dashboard?: string;
+  format: 'json' | 'table';
+  partitions: number;
+  windowHours: number;
+  top: number;
+  allowedLateness: string;
+  speed?: number;
+  deadLetter?: string;
+}
+
+/** A line of input that could not be read as an event. */
+interface Unreadable {
+  source: string;
+  line: number;
+  reason: string;
+  text: string;
+}
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
+  return n;
+}
+
+function positiveNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+
+export function registerStarLeaders(program: Command, io: CliIo): void {
+  program
+    .command('star-leaders')
+    .description('GitHub repositories with the most stars in the last 24 hours of event time, per partition')
+    .argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)')
+    .option('--listen <host:port>', 'read newline-delimited JSON events from TCP senders (e.g. stream-archive)')
+    .option('--ws <url>', 'read JSON events from a WebSocket server')
+    .option('--out <host:port>', 'send newline-delimited JSON results to a TCP listener')
+    .option('--ws-out <host:port>', 'serve the results to WebSocket clients')
+    .option('--dashboard <host:port>', 'serve the live dashboard page and its feed (keeps serving after a replay)')
+    .addOption(new Option('--format <format>', 'stdout: every partition change as JSON, or the final global leaderboard').choices(['json', 'table']).default('json'))
+    .option('--partitions <n>', 'partitions of the hash ring', positiveInt, 10)
+    .option('--window-hours <n>', 'hours of event time in the star window', positiveInt, 24)
+    .option('--top <n>', 'leaders per partition', positiveInt, 10)
+    .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
+    .option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible', positiveNumber)
+    .option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file')
+    .action(async (files: string[], flags: StarLeadersFlags) => runStarLeaders(files, flags, io));
+
+  program
+    .command('stream-archive')
+    .description('send GitHub Archive files to a TCP listener as newline-delimited JSON, paced in event time')
+    .argument('<host:port>', 'where star-leaders --listen is listening')
+    .argument('<files...>', 'GitHub Archive files (.json or .json.gz), in order')
+    .option('--speed <n>', 'times event-time speed (24: one hour of events in 2.5 minutes)', positiveNumber, 24)
+    .action(async (address: string, files: string[], flags: { speed: number }) => streamArchive(address, files, flags.speed, io));
+}
+
+async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
+  const inputs = [files.length > 0, flags.listen !== undefined, flags.ws !== undefined].filter(Boolean).length;
+  if (inputs > 1) throw new Error('give one input: files, --listen or --ws');
+  const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
+  const gate = new FlowGate();
+  const stats = windowStats();
+  const unreadable = new Subject<Unreadable>();
+  let events = 0;
+  let unreadableCount = 0;
+
+  const lines: Observable<{ text: string; source: string; lineNumber: number }> =
+    flags.listen !== undefined ? tcpLines(flags.listen, gate, io)
+    : flags.ws !== undefined ? webSocketLines(flags.ws, gate)
+    : fileLines(files.length > 0 ? files : BUNDLED_ARCHIVE, { gate });
+  const parsed = lines.pipe(
+    parseEvents(unreadable),
+    finalize(() => unreadable.complete()),
+    tap(() => (events += 1)),
+    flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate }) : (e) => e,
+  );
+  const leaders = parsed.pipe(
+    starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats }),
+    share(),
+  );
+
+  const latest = new Map<number, Leader[]>();
+  const sinks: Observable<never>[] = [leaders.pipe(tap((out) => latest.set(out.partition, out.leaders)), ignoreElements())];
+  const json = leaders.pipe(map(toJson));
+  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate })));
+  if (flags.wsOut !== undefined) {
+    const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
+    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false })));
+  }
+  if (flags.out === undefined && flags.wsOut === undefined && flags.format === 'json') sinks.push(json.pipe(writeLines(io.stdout, { gate })));
+  if (flags.deadLetter !== undefined) sinks.push(unreadable.pipe(map(toJson), writeLines(flags.deadLetter)));
+  else sinks.push(unreadable.pipe(tap(() => (unreadableCount += 1)), ignoreElements()));
+
+  let dashboardClose: (() => Promise<void>) | undefined;
+  if (flags.dashboard !== undefined) {
+    const dashboard = await serveDashboard(parseSocketAddress(flags.dashboard));
+    dashboardClose = () => dashboard.close();
+    io.stderr.write(`star-leaders: dashboard at ${dashboard.url}\n`);
+    const statsMessage = (eventsPerSecond: number): DashboardMessage => ({
+      type: 'stats', eventsPerSecond, events, watermark: Number.isFinite(stats.watermark) ? stats.watermark : null,
+      late: stats.late, clients: feed.stats.clients, partitions: flags.partitions,
+    });
+    let eventsAtLastTick = 0;
+    const ticks = interval(1000).pipe(
+      map(() => {
+        const perSecond = events - eventsAtLastTick;
+        eventsAtLastTick = events;
+        return statsMessage(perSecond);
+      }),
+    );
+    const feed = webSocketBroadcast<DashboardMessage>({
+      server: dashboard.server,
+      path: '/feed',
+      // Only the dashboard's own page may read the feed, under whatever name the browser used.
+      allowedOrigins: 'same-host',
+      closeOnComplete: false,
+      snapshot: () => [...[...latest].map(([partition, list]) => dashboardLeaders(partition, list, stats.watermark)), statsMessage(0)],
+    });
+    const messages = merge(leaders.pipe(map((out) => dashboardLeaders(out.partition, out.leaders, stats.watermark))), ticks);
+    sinks.push(messages.pipe(feed));
+  }
+
+  const run = merge(...sinks).pipe(takeUntil(defer(() => io.stopRequested)));
+  try {
+    await lastValueFrom(run, { defaultValue: undefined });
+  } finally {
+    await dashboardClose?.();
+  }
+  if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark, flags.windowHours));
+  if (unreadableCount > 0) io.stderr.write(`star-leaders: ${unreadableCount} input lines could not be read as events (see --dead-letter)\n`);
+}
+
+/** Reads each line as a GitHub event; lines that are not go to `unreadable`, with where they were. */
+function parseEvents(unreadable: Subject<Unreadable>): OperatorFunction<{ text: string; source: string; lineNumber: number }, GitHubEvent> {
+  return mergeMap((line) => {
+    if (line.text.trim() === '') return EMPTY;
+    const result = parseGitHubEvent(line.text);
+    if (result.ok) return of(result.event);
+    unreadable.next({ source: line.source, line: line.lineNumber, reason: result.reason, text: line.text });
+    return EMPTY;
+  });
+}
+
+/** Newline-delimited JSON events from every TCP sender, numbered per connection. */
+function tcpLines(address: string, gate: FlowGate, io: CliIo) {
+  return tcpListen({
+    ...parseSocketAddress(address),
+    framing: newlineDelimited(),
+    tagPeer: true,
+    raw: false,
+    gate,
+    onListening: (a) => io.stderr.write(`star-leaders: listening on ${a.host}:${a.port}\n`),
+    onConnectionError: (err) => io.stderr.write(`star-leaders: ${err.message}\n`),
+  }).pipe(map(({ peer, frame, data }) => ({ text: data, source: peer, lineNumber: frame })));
+}
+
+/** JSON events, one per WebSocket message. */
+function webSocketLines(url: string, gate: FlowGate) {
+  let lineNumber = 0;
+  return webSocketConnect(url, { gate }).pipe(map((text) => ({ text, source: url, lineNumber: ++lineNumber })));
+}
+
+/** A partition's list as the dashboard feed carries it: recent events as one line of text each. */
+function dashboardLeaders(partition: number, leaders: readonly Leader[], watermark: number): DashboardMessage {
+  return {
+    type: 'leaders',
+    partition,
+    eventTime: Number.isFinite(watermark) ? watermark : 0,
+    leaders: leaders.map(({ repo, stars, recent_events }) => ({
+      repo,
+      stars,
+      recent: recent_events.map((raw) => ({
+        kind: raw.type === 'ForkEvent' ? ('fork' as const) : ('pull_request' as const),
+        text: describeGitHubEvent(raw),
+        url: githubPageOf(raw),
+      })),
+    })),
+  };
+}
+
+/** The github.com page of a fork or pull request, when the event names one. */
+function githubPageOf(raw: Readonly<Record<string, unknown>>): string | null {
+  const payload = raw.payload as { forkee?: { html_url?: unknown }; pull_request?: { html_url?: unknown } } | undefined;
+  const url = payload?.forkee?.html_url ?? payload?.pull_request?.html_url;
+  return typeof url === 'string' && url.startsWith('https://github.com/') ? url : null;
+}
+
+/** The global leaderboard as a text table. */
+export function formatLeaderboard(leaders: readonly Leader[], events: number, watermark: number, windowHours: number): string {
+  const when = Number.isFinite(watermark) ? new Date(watermark).toISOString().replace('.000Z', 'Z') : 'no events';
+  const width = Math.max(10, ...leaders.map((l) => l.repo.length));
+  const rows = leaders.map((l, i) => {
+    const recent = l.recent_events.map((raw) => describeGitHubEvent(raw)).join('; ');
+    return `${String(i + 1).padStart(4)}  ${l.repo.padEnd(width)}  ${String(l.stars).padStart(5)}  ${recent}`;
+  });
+  return [
+    `GitHub star leaders, last ${windowHours} h of event time, at ${when} (${events} events read)`,
+    `rank  ${'repository'.padEnd(width)}  stars  recent forks and pull requests (this hour)`,
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** The archive streamer: files to a TCP listener, paced at `speed` times event time. */
+async function streamArchive(address: string, files: string[], speed: number, io: CliIo): Promise<void> {
+  const gate = new FlowGate();
+  const progress = new Subject<FileProgress>();
+  const bar = io.interactive ? new SingleBar({ format: 'stream-archive {bar} {percentage}% | {file} | event time {time}', stream: io.stderr as NodeJS.WriteStream }) : undefined;
+  let time = '';
+  bar?.start(1, 0, { file: '', time });
+  const sub = progress.subscribe((p) => {
+    bar?.setTotal(p.totalBytes);
+    bar?.update(p.bytesRead, { file: p.source, time });
+  });
+  const lines = fileLines(files, { gate, progress });
+  const send = lines.pipe(
+    concatMap((line) => {
+      const result = parseGitHubEvent(line.text);
+      if (result.ok) return of({ text: line.text, at: result.event.createdAtMs });
+      io.stderr.write(`stream-archive: ${line.source}:${line.lineNumber}: skipped, ${result.reason}\n`);
+      return EMPTY;
+    }),
+    pace({ timestampOf: (e) => e.at, speed, gate }),
+    tap((e) => (time = new Date(e.at).toISOString())),
+    map((e) => e.text),
+    tcpSink({ ...parseSocketAddress(address), framing: newlineDelimited(), gate }),
+    takeUntil(defer(() => io.stopRequested)),
+  );
+  try {
+    await lastValueFrom(send, { defaultValue: undefined });
+  } finally {
+    sub.unsubscribe();
+    bar?.stop();
+  }
+}

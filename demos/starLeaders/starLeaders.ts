@@ -1,0 +1,141 @@
+/**
+ * star-leaders: the GitHub repositories with the most stars in the last 24 hours of event time,
+ * per partition of Wallaroo's hash ring, each leader annotated with its latest forks and pull
+ * requests of the current hour. Wallaroo's `wallaroo-python-example`, with correct windows.
+ */
+import { connect, distinctUntilChanged, filter, map, merge, Observable, OperatorFunction, pipe } from 'rxjs';
+import {
+  partitionBy, type Ranked, slidingHourWindow, statefulScan, topK, wallarooHashRing, type WindowStats,
+} from '../../index';
+import type { GitHubEvent } from './githubEvents';
+
+/** The event types the original application kept: a star, a fork, a pull request. */
+export const INTERESTING_TYPES: ReadonlySet<string> = new Set(['WatchEvent', 'ForkEvent', 'PullRequestEvent']);
+
+export interface Leader {
+  repo: string;
+  /** Stars in the window (24 hours of event time by default). */
+  stars: number;
+  /** The repo's latest Fork and PullRequest events of the current event-time hour, raw, newest last. */
+  recent_events: ReadonlyArray<Readonly<Record<string, unknown>>>;
+}
+
+/** What the original emitted whenever a partition's top list changed. */
+export interface PartitionLeaders {
+  partition: number;
+  leaders: Leader[];
+}
+
+export interface StarLeadersOptions {
+  partitions?: number;
+  windowHours?: number;
+  top?: number;
+  /** How far out of order a star may arrive and still count in its own hour. Default 0. */
+  allowedLatenessMs?: number;
+  /** Late stars and the watermark, summed over partitions (for dashboards). */
+  stats?: WindowStats;
+  /** Recent events kept per leader. Default 3, as the original. */
+  recentEvents?: number;
+}
+
+const HOUR_MS = 3_600_000;
+const sameHour = (a: number, b: number): boolean => Math.floor(a / HOUR_MS) === Math.floor(b / HOUR_MS);
+
+/** The star-leaders pipeline: GitHub events in, a partition's new top list out on every change. */
+export function starLeaders(options: StarLeadersOptions = {}): OperatorFunction<GitHubEvent, PartitionLeaders> {
+  const { partitions = 10, windowHours = 24, top = 10, allowedLatenessMs = 0, stats, recentEvents = 3 } = options;
+  const timestampOf = (e: GitHubEvent) => e.createdAtMs;
+  return pipe(
+    filter((e) => INTERESTING_TYPES.has(e.type)),
+    partitionBy({
+      keyOf: (e) => e.repo,
+      partitioner: wallarooHashRing(partitions),
+      timestampOf,
+      pipeline: ({ key: partition, eventTime$ }) =>
+        connect((events) =>
+          merge(
+            events.pipe(
+              filter((e) => e.type === 'WatchEvent'),
+              slidingHourWindow({ keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$ }),
+              topK({ k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
+            ),
+            events.pipe(filter((e) => e.type !== 'WatchEvent')),
+            // The annotations only age by the hour: one tick per hour, not one per event.
+            eventTime$.pipe(distinctUntilChanged(sameHour), map((now) => ({ now }))),
+          ).pipe(annotateLeaders(partition, recentEvents)),
+        ),
+    }),
+  );
+}
+
+type AnnotateInput = readonly Ranked<string>[] | GitHubEvent | { now: number };
+
+interface AnnotateState {
+  leaders: readonly Ranked<string>[];
+  /** Latest Fork/PullRequest events of current leaders only, so memory stays bounded. */
+  recent: Map<string, GitHubEvent[]>;
+  hour: number;
+}
+
+/**
+ * Keeps each leader's last few Fork/PullRequest events of the current hour and emits the
+ * annotated list whenever the top list changes (the original emitted only then, too).
+ */
+function annotateLeaders(partition: number, keep: number): OperatorFunction<AnnotateInput, PartitionLeaders> {
+  return statefulScan<AnnotateInput, AnnotateState, PartitionLeaders>({
+    seed: () => ({ leaders: [], recent: new Map(), hour: -Infinity }),
+    step(state, input, emit) {
+      if ('now' in input) {
+        const hour = Math.floor(input.now / HOUR_MS);
+        if (hour > state.hour) {
+          state.hour = hour;
+          for (const [repo, events] of state.recent) {
+            const current = events.filter((e) => Math.floor(e.createdAtMs / HOUR_MS) >= hour);
+            if (current.length === 0) state.recent.delete(repo);
+            else state.recent.set(repo, current);
+          }
+        }
+      } else if (isRanking(input)) {
+        state.leaders = input;
+        const members = new Set(input.map((r) => r.key));
+        for (const repo of state.recent.keys()) if (!members.has(repo)) state.recent.delete(repo);
+        emit({
+          partition,
+          leaders: input.map((r) => ({ repo: r.key, stars: r.score, recent_events: (state.recent.get(r.key) ?? []).map((e) => e.raw) })),
+        });
+      } else if (Math.floor(input.createdAtMs / HOUR_MS) >= state.hour && state.leaders.some((r) => r.key === input.repo)) {
+        const events = state.recent.get(input.repo) ?? [];
+        events.push(input);
+        if (events.length > keep) events.shift();
+        state.recent.set(input.repo, events);
+      }
+      return state;
+    },
+  });
+}
+
+function isRanking(input: AnnotateInput): input is readonly Ranked<string>[] {
+  return Array.isArray(input);
+}
+
+/** Merges the latest list of every partition into the global top `k` (stars, then repo name). */
+export function globalLeaders(latest: ReadonlyMap<number, readonly Leader[]>, k: number): Leader[] {
+  return [...latest.values()]
+    .flat()
+    .sort((a, b) => b.stars - a.stars || (a.repo < b.repo ? -1 : a.repo > b.repo ? 1 : 0))
+    .slice(0, k);
+}
+
+/** Keeps the latest list per partition as outputs pass, for a global view. */
+export function latestByPartition(outputs: Observable<PartitionLeaders>): Observable<Map<number, Leader[]>> {
+  return outputs.pipe(
+    statefulScan<PartitionLeaders, Map<number, Leader[]>, Map<number, Leader[]>>({
+      seed: () => new Map(),
+      step(latest, out, emit) {
+        latest.set(out.partition, out.leaders);
+        emit(latest);
+        return latest;
+      },
+    }),
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * The clock of rivulet's event-time windows: what time it is and where the watermark stands.
+ *
+ * Event time only moves forward: it is the largest timestamp seen, from the source or from an
+ * `eventTime$` stream. The watermark is that minus the allowed lateness. A window of
+ * `windowPanes` panes ends at the end of the pane containing the watermark, so a pane is open
+ * while it starts at or after `windowStart` and closes once the watermark reaches the start of
+ * the pane `windowPanes` panes after it.
+ */
+import { Observable, Observer } from 'rxjs';
+import { invalidOption, requireInteger, requirePositive } from '../core/errors';
+import { PaneAssigner } from './panes';
+
+export class WindowClock {
+  maxEventTime = -Infinity;
+  watermark = -Infinity;
+  /** Start of the oldest open pane: panes (and events) starting before it are closed. */
+  windowStart = -Infinity;
+  /** End of the pane containing the watermark. */
+  windowEnd = -Infinity;
+
+  constructor(
+    private readonly panes: PaneAssigner,
+    private readonly windowPanes: number,
+    private readonly allowedLatenessMs: number,
+  ) {}
+
+  /** Moves event time forward to `t` (never back); true when `windowStart` moved. */
+  advance(t: number): boolean {
+    if (!(t > this.maxEventTime)) return false;
+    this.maxEventTime = t;
+    this.watermark = t - this.allowedLatenessMs;
+    // Within the same pane nothing closes: one comparison per event on the hot path.
+    if (this.watermark < this.windowEnd) return false;
+    const current = this.panes.paneStartOf(this.watermark);
+    this.windowEnd = this.panes.nextPaneStart(current);
+    let start = current;
+    for (let i = 1; i < this.windowPanes; i++) start = this.panes.paneStartOf(start - 1);
+    const moved = start !== this.windowStart;
+    this.windowStart = start;
+    return moved;
+  }
+}
+
+/** The options every event-time window operator takes. */
+export interface EventTimeOptions<T> {
+  /** Event time of a value in epoch ms; a non-finite result is an error (ERR_INVALID_VALUE). */
+  timestampOf: (value: T) => number;
+  /** How far behind the largest event time seen the watermark stays; default 0. */
+  allowedLatenessMs?: number;
+  /** Where late values go; absent: they are dropped. Either way they are counted in `stats.late`. */
+  late?: Pick<Observer<T>, 'next'>;
+  /** Updated in place: late count and current watermark. */
+  stats?: WindowStats;
+  /** Event-time progress from elsewhere (e.g. the global clock from partitionBy). */
+  eventTime$?: Observable<number>;
+}
+
+/** Rejects bad options at creation, with the reason. */
+export function checkEventTimeOptions<T>(where: string, o: EventTimeOptions<T> & { panes: PaneAssigner }, windowPanes: number): void {
+  if (o === null || typeof o !== 'object') throw invalidOption(where, 'options must be an object');
+  if (typeof o.timestampOf !== 'function') throw invalidOption(where, 'timestampOf must be a function');
+  const panes = o.panes as Partial<PaneAssigner> | undefined;
+  if (!panes || typeof panes.paneStartOf !== 'function' || typeof panes.nextPaneStart !== 'function') {
+    throw invalidOption(where, 'panes must be a PaneAssigner such as fixedPanes(3_600_000) or calendarDays("UTC")');
+  }
+  requireInteger(where, 'windowPanes', windowPanes);
+  requirePositive(where, 'allowedLatenessMs', o.allowedLatenessMs ?? 0, true);
+  if (o.late !== undefined && typeof o.late?.next !== 'function') throw invalidOption(where, 'late must be an observer (with next)');
+  if (o.stats !== undefined && (o.stats === null || typeof o.stats !== 'object')) throw invalidOption(where, 'stats must come from windowStats()');
+  if (o.eventTime$ !== undefined && typeof o.eventTime$?.subscribe !== 'function') throw invalidOption(where, 'eventTime$ must be an Observable of epoch ms');
+}
+
+/**
+ * Counters an event-time window operator keeps up to date in place when given one, for
+ * dashboards and tests: `late` counts values that arrived after their window had closed
+ * (dropped or sent to the late stream alike), `watermark` is the current watermark in epoch ms
+ * (`-Infinity` until the first event time is seen).
+ */
+export interface WindowStats {
+  late: number;
+  watermark: number;
+}
+
+/** A fresh {@link WindowStats}: nothing late, no watermark yet. */
+export function windowStats(): WindowStats {
+  return { late: 0, watermark: -Infinity };
+}

@@ -1,0 +1,161 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { windowStats } from 'rivulet';
+import { parseGitHubEvent, type GitHubEvent } from 'rivulet/demos';
+import { globalLeaders, starLeaders, type Leader, type PartitionLeaders } from '../../../demos/starLeaders/starLeaders';
+import { jsonLines, runCli } from '../../support/cli';
+
+const DATA = join(__dirname, '../../../../shared/data');
+const HOURS = [0, 1].map((h) => join(DATA, 'gharchive-2015-01-01', `2015-01-01-${h}.json.gz`));
+const H = 3_600_000;
+
+function archiveEvents(file: string): GitHubEvent[] {
+  return gunzipSync(readFileSync(file))
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const r = parseGitHubEvent(l);
+      if (!r.ok) throw new Error(r.reason);
+      return r.event;
+    });
+}
+
+function event(type: string, repo: string, atMs: number, extra: Record<string, unknown> = {}): GitHubEvent {
+  const raw = { type, repo: { name: repo }, created_at: new Date(atMs).toISOString(), ...extra };
+  return { type, repo, createdAtMs: atMs, raw };
+}
+
+async function run(events: GitHubEvent[], options: Parameters<typeof starLeaders>[0] = {}): Promise<PartitionLeaders[]> {
+  return lastValueFrom(from(events).pipe(starLeaders(options), toArray()));
+}
+
+function lastPerPartition(outputs: PartitionLeaders[]): Map<number, Leader[]> {
+  const latest = new Map<number, Leader[]>();
+  for (const o of outputs) latest.set(o.partition, o.leaders);
+  return latest;
+}
+
+describe('star-leaders on two real GH Archive hours', () => {
+  const events = HOURS.flatMap(archiveEvents);
+  let outputs: PartitionLeaders[];
+  beforeAll(async () => {
+    outputs = await run(events);
+  });
+
+  it('puts every repo in the partition Wallaroo\'s hash ring gave it', () => {
+    const vectors = new Map(
+      readFileSync(join(DATA, 'wallaroo-hash-ring/vectors.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => {
+          const v = JSON.parse(l) as { partition: number; repo: string };
+          return [v.repo, v.partition] as const;
+        }),
+    );
+    const seen = new Set<string>();
+    for (const o of outputs) {
+      for (const l of o.leaders) {
+        expect([l.repo, vectors.get(l.repo)]).toEqual([l.repo, o.partition]);
+        seen.add(l.repo);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(100);
+  });
+
+  it('ends with the true top 10 of every partition: a naive recount of stars, ties by repo name', () => {
+    const stars = new Map<string, number>();
+    for (const e of events) if (e.type === 'WatchEvent') stars.set(e.repo, (stars.get(e.repo) ?? 0) + 1);
+    const latest = lastPerPartition(outputs);
+    expect([...latest.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const [partition, leaders] of latest) {
+      // Every repo starred in this partition (by the ring's vectors), ranked naively.
+      const ranked = [...stars]
+        .filter(([repo]) => partitionOf(repo) === partition)
+        .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+        .slice(0, 10)
+        .map(([repo, n]) => ({ repo, stars: n }));
+      expect(leaders.map(({ repo, stars: n }) => ({ repo, stars: n }))).toEqual(ranked);
+    }
+  });
+
+  it('annotates leaders only with their Fork and PullRequest events of the current hour, at most 3', () => {
+    for (const o of outputs) {
+      for (const l of o.leaders) {
+        expect(l.recent_events.length).toBeLessThanOrEqual(3);
+        for (const raw of l.recent_events) {
+          expect(['ForkEvent', 'PullRequestEvent']).toContain(raw.type);
+          expect((raw.repo as { name: string }).name).toBe(l.repo);
+        }
+      }
+    }
+    const annotated = [...lastPerPartition(outputs).values()].flat().filter((l) => l.recent_events.length > 0);
+    expect(annotated.length).toBeGreaterThan(0);
+    for (const l of annotated) for (const raw of l.recent_events) expect(String(raw.created_at)).toMatch(/^2015-01-01T01:/);
+  });
+
+  it('prints the merged global leaderboard from the CLI', async () => {
+    const { stdout } = await runCli(['star-leaders', '--format', 'table', ...HOURS]).done;
+    const top = globalLeaders(lastPerPartition(outputs), 10);
+    const rows = stdout.split('\n').filter((l) => /^\s+\d+\s/.test(l));
+    expect(rows.map((r) => r.trim().split(/\s+/).slice(0, 3))).toEqual(top.map((l, i) => [String(i + 1), l.repo, String(l.stars)]));
+  });
+
+  it('prints every change as JSON lines in the original shape', async () => {
+    const { stdout } = await runCli(['star-leaders', ...HOURS]).done;
+    expect(jsonLines(stdout)).toEqual(JSON.parse(JSON.stringify(outputs)));
+  });
+});
+
+/** The partition Wallaroo's own partitioner gave `repo`, from the test vectors. */
+const partitionCache = new Map<string, number>();
+function partitionOf(repo: string): number {
+  const known = partitionCache.get(repo);
+  if (known !== undefined) return known;
+  const vectors = readFileSync(join(DATA, 'wallaroo-hash-ring/vectors.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+  for (const l of vectors) {
+    const v = JSON.parse(l) as { partition: number; repo: string };
+    partitionCache.set(v.repo, v.partition);
+  }
+  return partitionCache.get(repo) as number;
+}
+
+describe('star-leaders event time', () => {
+  const t0 = Date.parse('2015-01-01T00:00:00Z');
+
+  it('empties a quiet partition\'s window after a gap of more than 24 hours', async () => {
+    // Two repos in different partitions (from the ring's vectors).
+    const quiet = 'prakhar1989/awesome-courses';
+    const busy = 'cachethq/Cachet';
+    expect(partitionOf(busy)).not.toBe(partitionOf(quiet));
+    const outputs = await run([
+      event('WatchEvent', quiet, t0),
+      event('WatchEvent', quiet, t0 + 1000),
+      event('WatchEvent', busy, t0 + 25 * H),
+    ]);
+    const quietLists = outputs.filter((o) => o.partition === partitionOf(quiet)).map((o) => o.leaders.map((l) => [l.repo, l.stars]));
+    expect(quietLists).toEqual([[[quiet, 1]], [[quiet, 2]], []]);
+  });
+
+  it('counts an out-of-order event in its own hour, and drops a late one, counting it', async () => {
+    const repo = 'prakhar1989/awesome-courses';
+    const stats = windowStats();
+    const outputs = await run(
+      [
+        event('WatchEvent', repo, t0 + 30 * 60_000), // 00:30
+        event('WatchEvent', repo, t0 + 24 * H + 10 * 60_000), // next day 00:10: the 00:00 pane has expired
+        event('WatchEvent', repo, t0 + 23 * H + 50 * 60_000), // 23:50, out of order but inside the window
+        event('WatchEvent', repo, t0 + 20 * 60_000), // 00:20 of the first day: its pane expired, late
+        event('WatchEvent', repo, t0 + 47 * H + 55 * 60_000), // 47:55: the 23:00 pane expired at 47:00
+      ],
+      { stats },
+    );
+    const stars = outputs.map((o) => o.leaders[0]?.stars ?? 0);
+    // up to 1; the 00:30 star expires (0) and the 24:10 star arrives (1); 23:50 joins (2);
+    // the late 00:20 star changes nothing; at 47:55 the 23:00 pane has expired (24:00 pane remains).
+    expect(stars).toEqual([1, 0, 1, 2, 1, 2]);
+    expect(stats.late).toBe(1);
+  });
+});

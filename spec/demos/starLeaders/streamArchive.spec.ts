@@ -1,0 +1,63 @@
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { join } from 'node:path';
+import { from } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { pace } from 'rivulet';
+import { parseGitHubEvent, type GitHubEvent } from 'rivulet/demos';
+import { runCli } from '../../support/cli';
+
+const PINOT = join(__dirname, '../../../../shared/data/gharchive-2021-07-21-pinot/2021-07-21-few-hours.json');
+const lines = readFileSync(PINOT, 'utf8').split('\n').filter((l) => l !== '');
+const events = lines.map((l) => {
+  const r = parseGitHubEvent(l);
+  if (!r.ok) throw new Error(r.reason);
+  return r.event;
+});
+
+describe('the archive streamer', () => {
+  it('paces real events at 24 times event-time speed on a virtual scheduler: scaled sleeps, no bursts', () => {
+    const scheduler = new TestScheduler((a, b) => expect(a).toEqual(b));
+    const emitted: Array<[number, GitHubEvent]> = [];
+    scheduler.run(() => {
+      from(events)
+        .pipe(pace({ timestampOf: (e) => e.createdAtMs, speed: 24, scheduler, maxQueued: Infinity }))
+        .subscribe((e) => emitted.push([scheduler.now(), e]));
+    });
+    expect(emitted).toHaveLength(800);
+    const t0 = events[0].createdAtMs;
+    let previousEmit = 0;
+    let previousMax = t0;
+    for (const [at, e] of emitted) {
+      // An event is due (t - t0) / 24 after the start; one older than an earlier event goes at once.
+      const due = Math.max(previousEmit, (Math.max(e.createdAtMs, previousMax) - t0) / 24);
+      expect(at).toBeCloseTo(due, 6);
+      previousEmit = at;
+      previousMax = Math.max(previousMax, e.createdAtMs);
+    }
+    // Three hours and four seconds of event time take 7.5 minutes and a sixth of a second.
+    expect(emitted[emitted.length - 1][0]).toBeCloseTo((3 * 3_600_000 + 4000) / 24, 6);
+  });
+
+  it('sends every event, in order, as newline-delimited JSON to a TCP listener', async () => {
+    const received: string[] = [];
+    let buffered = '';
+    const server = createServer((socket: Socket) => {
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        buffered += chunk;
+        const parts = buffered.split('\n');
+        buffered = parts.pop() ?? '';
+        received.push(...parts);
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    // 3 hours of events at 100,000 times speed: about a tenth of a second.
+    await runCli(['stream-archive', `127.0.0.1:${port}`, PINOT, '--speed', '100000']).done;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(received).toEqual(lines);
+  });
+});

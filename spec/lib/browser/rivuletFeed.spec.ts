@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createContext, runInContext } from 'node:vm';
+import { Observable, Subject, Subscription } from 'rxjs';
+import { WebSocket } from 'ws';
+import { BroadcastSink, webSocketBroadcast } from 'rivulet';
+
+const RXJS_UMD = readFileSync(join(__dirname, '../../../node_modules/rxjs/dist/bundles/rxjs.umd.min.js'), 'utf8');
+const HELPER = readFileSync(join(__dirname, '../../../lib/browser/rivuletFeed.js'), 'utf8');
+
+type Feed = (url: string, options?: object) => Observable<unknown>;
+
+/**
+ * A page-like global scope: a WebSocket class and timers, but no require, module or process, so
+ * the helper runs exactly as it would after two <script> tags.
+ */
+function loadPage(): Feed {
+  const page = createContext({ WebSocket, setTimeout, clearTimeout, setInterval, clearInterval, console });
+  runInContext(RXJS_UMD, page);
+  runInContext(HELPER, page);
+  return page.rivuletFeed as Feed;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function serve<T>(source: Observable<T>, port = 0, replayLatest = 0) {
+  return new Promise<{ port: number; sink: BroadcastSink<T>; subscription: Subscription }>((resolve) => {
+    const sink: BroadcastSink<T> = webSocketBroadcast<T>({ port, replayLatest, onListening: (a: AddressInfo) => resolve({ port: a.port, sink, subscription }) });
+    const subscription = source.pipe(sink).subscribe();
+  });
+}
+
+describe('rivuletFeed (browser helper)', () => {
+  it('has no Node dependencies and parses every message as JSON, completing on close 1000', async () => {
+    expect(HELPER).not.toMatch(/\brequire\s*\(|\bprocess\.|\bimport\b/);
+    const rivuletFeed = loadPage();
+    const source = new Subject<{ repo: string; stars: number }>();
+    const server = await serve(source);
+    const received: unknown[] = [];
+    let completed = false;
+    rivuletFeed(`ws://127.0.0.1:${server.port}`).subscribe({ next: (m) => received.push(m), complete: () => (completed = true) });
+    await until(() => server.sink.stats.clients === 1, 'the page to connect');
+    source.next({ repo: 'a/b', stars: 3 });
+    source.next({ repo: '<img src=x>', stars: 1 });
+    source.complete();
+    await until(() => completed, 'completion');
+    expect(received).toEqual([
+      { repo: 'a/b', stars: 3 },
+      { repo: '<img src=x>', stars: 1 },
+    ]);
+  });
+
+  it('reconnects with backoff when the server goes away, and receives the replay of the new server', async () => {
+    const rivuletFeed = loadPage();
+    const first = new Subject<string>();
+    const server = await serve(first, 0, 1);
+    const received: unknown[] = [];
+    const statuses: Array<[string, unknown]> = [];
+    const page = rivuletFeed(`ws://127.0.0.1:${server.port}`, { initialDelayMs: 20, onStatus: (s: string, d: unknown) => statuses.push([s, d]) }).subscribe((m) =>
+      received.push(m),
+    );
+    await until(() => server.sink.stats.clients === 1, 'the page to connect');
+    first.next('before');
+    await until(() => received.length === 1, 'the first message');
+
+    server.subscription.unsubscribe(); // closes the page with 1001
+    await until(() => statuses.some(([s]) => s === 'reconnecting'), 'a reconnection attempt');
+    const second = new Subject<string>();
+    const restarted = await serve(second, server.port, 1);
+    second.next('state after restart');
+    await until(() => received.length === 2, 'the replay after reconnecting');
+    expect(received).toEqual(['before', 'state after restart']);
+    expect(statuses[0]).toEqual(['open', undefined]);
+    expect(statuses).toContainEqual(['closed', 1001]);
+    expect(statuses.filter(([s]) => s === 'open').length).toBe(2);
+    page.unsubscribe();
+    restarted.subscription.unsubscribe();
+  });
+});

@@ -1,0 +1,186 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { firstValueFrom, lastValueFrom, Subject, take, toArray } from 'rxjs';
+import { FileLine, fileLines, FileProgress, FlowGate, RivuletError } from 'rivulet';
+
+const DATA = join(__dirname, '../../../../shared/data');
+const DAY_6 = join(DATA, 'wallaroo-logfiles/day_6.log');
+const GH_HOUR_0 = join(DATA, 'gharchive-2015-01-01/2015-01-01-0.json.gz');
+
+const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('fileLines', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rivulet-files-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, content: string | Buffer) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  it('reads several files in the given order with 1-based line numbers per file', async () => {
+    const a = write('a.txt', 'one\ntwo\n\nfour\n');
+    const b = write('b.txt', 'last line without newline');
+    const lines = await lastValueFrom(fileLines([b, a]).pipe(toArray()));
+    expect(lines).toEqual<FileLine[]>([
+      { text: 'last line without newline', source: b, lineNumber: 1 },
+      { text: 'one', source: a, lineNumber: 1 },
+      { text: 'two', source: a, lineNumber: 2 },
+      { text: '', source: a, lineNumber: 3 },
+      { text: 'four', source: a, lineNumber: 4 },
+    ]);
+  });
+
+  it('joins lines split across chunks, CRLF included, and decodes multi-byte characters split between reads', async () => {
+    const text = 'héllo wörld\r\n€uro\r\nnaïve 😀 end\r\n'.repeat(50);
+    const path = write('split.txt', text);
+    // 3-byte reads split every multi-byte character and CRLF pair somewhere.
+    const lines = await lastValueFrom(fileLines(path, { chunkBytes: 3 }).pipe(toArray()));
+    expect(lines.map((l) => l.text)).toEqual(text.split('\r\n').slice(0, -1));
+  });
+
+  it('strips CR from the CRLF file day_6.log and counts its 73 lines', async () => {
+    const lines = await lastValueFrom(fileLines(DAY_6).pipe(toArray()));
+    const expected = readFileSync(DAY_6, 'utf8').split('\r\n').slice(0, -1);
+    expect(lines).toHaveLength(73);
+    expect(lines.map((l) => l.text)).toEqual(expected);
+    expect(lines.some((l) => l.text.includes('\r'))).toBe(false);
+    expect(lines[72].lineNumber).toBe(73);
+  });
+
+  it('gunzips .gz files while streaming: the 7,702 events of GH Archive hour 0, progress up to the compressed size', async () => {
+    const progress: FileProgress[] = [];
+    const lines = await lastValueFrom(fileLines(GH_HOUR_0, { progress: { next: (p) => progress.push(p) } }).pipe(toArray()));
+    expect(lines).toHaveLength(7702);
+    const expected = gunzipSync(readFileSync(GH_HOUR_0)).toString('utf8').split('\n');
+    expect(lines[0].text).toBe(expected[0]);
+    expect(lines[7701].text).toBe(expected[7701]);
+    expect(JSON.parse(lines[4000].text)).toEqual(JSON.parse(expected[4000]));
+    const totalBytes = readFileSync(GH_HOUR_0).length;
+    expect(progress.length).toBeGreaterThan(10);
+    expect(progress.every((p) => p.totalBytes === totalBytes && p.source === GH_HOUR_0)).toBe(true);
+    expect(progress[progress.length - 1].bytesRead).toBe(totalBytes);
+    for (let i = 1; i < progress.length; i++) expect(progress[i].bytesRead).toBeGreaterThan(progress[i - 1].bytesRead);
+  });
+
+  it('reads concatenated gzip members and skips a byte order mark', async () => {
+    const path = write('two.log.gz', Buffer.concat([gzipSync('\ufefffirst\nsecond\n'), gzipSync('third\n')]));
+    const lines = await lastValueFrom(fileLines(path).pipe(toArray()));
+    expect(lines.map((l) => l.text)).toEqual(['first', 'second', 'third']);
+  });
+
+  it('turns invalid UTF-8 into replacement characters, keeping the line', async () => {
+    const path = write('bad.txt', Buffer.from([0x61, 0xff, 0x62, 0x0a, 0x63, 0x0a]));
+    const lines = await lastValueFrom(fileLines(path).pipe(toArray()));
+    expect(lines.map((l) => l.text)).toEqual(['a\ufffdb', 'c']);
+  });
+
+  it('errors with ERR_FILE naming a missing file, after the lines of the files before it', async () => {
+    const a = write('a.txt', 'x\n');
+    const missing = join(dir, 'missing.log');
+    const seen: string[] = [];
+    const error = await new Promise<unknown>((resolve) =>
+      fileLines([a, missing, a]).subscribe({ next: (l) => seen.push(l.text), error: resolve, complete: () => resolve(undefined) }),
+    );
+    expect(seen).toEqual(['x']);
+    expect(error).toBeInstanceOf(RivuletError);
+    expect((error as RivuletError).code).toBe('ERR_FILE');
+    expect((error as RivuletError).message).toContain(missing);
+  });
+
+  it('errors with ERR_FILE naming a corrupt gzip file', async () => {
+    const good = gzipSync('a\nb\n'.repeat(1000));
+    const corrupt = write('corrupt.json.gz', Buffer.concat([good.subarray(0, 20), Buffer.alloc(200, 7), good.subarray(220)]));
+    const truncated = write('truncated.json.gz', good.subarray(0, good.length - 10));
+    for (const path of [corrupt, truncated]) {
+      const error = (await lastValueFrom(fileLines(path)).catch((err: unknown) => err)) as RivuletError;
+      expect(error).toBeInstanceOf(RivuletError);
+      expect(error.code).toBe('ERR_FILE');
+      expect(error.message).toContain(path);
+    }
+  });
+
+  it('is lazy: nothing is opened before subscription', async () => {
+    const path = join(dir, 'later.txt');
+    const lines$ = fileLines(path);
+    write('later.txt', 'created after the observable\n');
+    expect((await firstValueFrom(lines$)).text).toBe('created after the observable');
+  });
+
+  it('stops reading while the gate is paused and delivers everything after resume', async () => {
+    const lineCount = 20_000;
+    const path = write('big.txt', Array.from({ length: lineCount }, (_, i) => `line ${i} ${'x'.repeat(40)}`).join('\n'));
+    const gate = new FlowGate();
+    const holder = {};
+    const progress = new Subject<FileProgress>();
+    let bytesRead = 0;
+    progress.subscribe((p) => (bytesRead = p.bytesRead));
+    const received: number[] = [];
+    const done = new Promise<void>((resolve, reject) =>
+      fileLines(path, { gate, progress, chunkBytes: 16 * 1024 }).subscribe({
+        next: (line) => {
+          received.push(line.lineNumber);
+          if (line.lineNumber === 1) gate.pause(holder);
+        },
+        error: reject,
+        complete: resolve,
+      }),
+    );
+    await wait(50);
+    const whilePaused = bytesRead;
+    const receivedWhilePaused = received.length;
+    await wait(50);
+    expect(bytesRead).toBe(whilePaused);
+    expect(received.length).toBe(receivedWhilePaused);
+    expect(received.length).toBeLessThan(lineCount);
+    gate.resume(holder);
+    await done;
+    expect(received).toEqual(Array.from({ length: lineCount }, (_, i) => i + 1));
+  });
+
+  it('stops a gzip file too while the gate is paused', async () => {
+    const gate = new FlowGate();
+    const holder = {};
+    let bytesRead = 0;
+    let count = 0;
+    const done = new Promise<void>((resolve, reject) =>
+      fileLines(GH_HOUR_0, { gate, progress: { next: (p) => (bytesRead = p.bytesRead) } }).subscribe({
+        next: () => {
+          if (++count === 1) gate.pause(holder);
+        },
+        error: reject,
+        complete: resolve,
+      }),
+    );
+    await wait(50);
+    const whilePaused = bytesRead;
+    await wait(50);
+    expect(bytesRead).toBe(whilePaused);
+    expect(bytesRead).toBeLessThan(readFileSync(GH_HOUR_0).length);
+    gate.resume(holder);
+    await done;
+    expect(count).toBe(7702);
+  });
+
+  it('closes the file on unsubscribe', async () => {
+    const path = write('many.txt', 'line\n'.repeat(100_000));
+    let bytesRead = 0;
+    const first = await lastValueFrom(fileLines(path, { chunkBytes: 1024, progress: { next: (p) => (bytesRead = p.bytesRead) } }).pipe(take(3), toArray()));
+    expect(first.map((l) => l.lineNumber)).toEqual([1, 2, 3]);
+    const afterUnsubscribe = bytesRead;
+    await wait(30);
+    expect(bytesRead).toBe(afterUnsubscribe);
+    expect(bytesRead).toBeLessThan(500_000);
+  });
+
+  it('rejects bad options at creation', () => {
+    expect(() => fileLines([''])).toThrow('fileLines: every path must be a non-empty string');
+    expect(() => fileLines('x', { chunkBytes: 0 })).toThrow('chunkBytes');
+  });
+});
