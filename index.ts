@@ -33,3 +33,16 @@ export * from './lib/io/webSocketServer';
 export * from './lib/io/webSocketClient';
 export * from './lib/io/files';
 export * from './lib/io/writeLines';
+
+export { StateScope, withStateScope, currentStateScope, joinScope, refuseCheckpoint } from './lib/state/scope';
+export type { StateCell, CellSnapshot, ScopeSnapshot } from './lib/state/scope';
+export { encodeCheckpoint, decodeCheckpoint } from './lib/state/codec';
+export type { Checkpoint } from './lib/state/codec';
+export type { CheckpointStore, CompletedRun, Failure, DeadLetterRecord } from './lib/state/store';
+export { directoryStore } from './lib/state/directoryStore';
+export type { Positioned, PositionedSource, RewindableSink } from './lib/state/positions';
+export { positionedFileLines } from './lib/state/fileSource';
+export type { FilePosition } from './lib/state/fileSource';
+export { fileOutput } from './lib/state/fileOutput';
+export { runCheckpointed } from './lib/state/runner';
+export type { CheckpointedRunOptions, RunEvent } from './lib/state/runner';

@@ -25,7 +25,13 @@ export type RivuletErrorCode =
   /** A WebSocket client could not keep up and the policy is to disconnect it. */
   | 'ERR_SLOW_CONSUMER'
   /** A file could not be opened or read. */
-  | 'ERR_FILE';
+  | 'ERR_FILE'
+  /** A checkpoint does not fit the pipeline (unknown uid, other version, other options, other job). */
+  | 'ERR_CHECKPOINT_INCOMPATIBLE'
+  /** A pipeline that cannot be checkpointed (processing time, no uid, asynchronous steps). */
+  | 'ERR_NOT_CHECKPOINTABLE'
+  /** A checkpoint store that cannot be read or written, or holds no intact checkpoint. */
+  | 'ERR_CHECKPOINT_STORE';
 
 export class RivuletError extends Error {
   override readonly name = 'RivuletError';
