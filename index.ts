@@ -42,7 +42,8 @@ export type { CheckpointStore, CompletedRun, Failure, DeadLetterRecord } from '.
 export { directoryStore } from './lib/state/directoryStore';
 export type { Positioned, PositionedSource, RewindableSink } from './lib/state/positions';
 export { positionedFileLines } from './lib/state/fileSource';
-export type { FilePosition } from './lib/state/fileSource';
+export type { FilePosition, PositionedFileLinesOptions } from './lib/state/fileSource';
 export { fileOutput } from './lib/state/fileOutput';
+export { streamOutput } from './lib/state/streamOutput';
 export { runCheckpointed } from './lib/state/runner';
 export type { CheckpointedRunOptions, RunEvent } from './lib/state/runner';
