@@ -20,15 +20,25 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs the CLI in this process, on its standard streams and signals. */
 export async function main(argv: string[]): Promise<void> {
+  let signal: NodeJS.Signals | undefined;
   let stop: () => void = () => undefined;
   const stopRequested = new Promise<void>((resolve) => (stop = resolve));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Once only: a second signal finds no listener and ends the process at once, as it should.
+  const onSignal = (received: NodeJS.Signals): void => {
+    signal ??= received;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stop();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stopRequested, interactive: process.stderr.isTTY === true };
   try {
     await buildProgram(io).parseAsync(argv);
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+  // A run cut short by a signal did not finish its work: say so to the shell (128 + signal number).
+  if (signal !== undefined) process.exitCode = signal === 'SIGINT' ? 130 : 143;
 }
