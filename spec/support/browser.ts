@@ -1,4 +1,5 @@
 import { Browser, BrowserContext, Page, chromium } from 'playwright-core';
+import { findChromium, packagedChromiumLibraries } from './chromium';
 
 // The callbacks given to page.evaluate and friends run in the browser; this spec is compiled
 // without the DOM library, so the little of the DOM they touch is declared here, in this module.
@@ -14,9 +15,25 @@ declare const window: { Chart: { getChart(canvas: unknown): any }; marker?: stri
 
 const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 
-/** Debian's chromium, never a downloaded one. */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: BROWSER_ARGS, timeout: 60_000 });
+/**
+ * A headless chromium found by `findChromium` (RIVULET_CHROMIUM, a system chromium, or the one
+ * packaged in @sparticuz/chromium), never a downloaded one. When the packaged browser cannot load
+ * the system's NSS libraries, because the machine has none, it is started again with the copies
+ * its package ships.
+ */
+export async function launchBrowser(): Promise<Browser> {
+  const { executablePath, source } = await findChromium();
+  const launch = (env?: NodeJS.ProcessEnv) => chromium.launch({ executablePath, args: BROWSER_ARGS, timeout: 60_000, env });
+  try {
+    return await launch();
+  } catch (error) {
+    if (source !== '@sparticuz/chromium' || !/error while loading shared libraries/.test(String(error))) {
+      throw new Error(`could not start chromium ${executablePath} (from ${source}; set RIVULET_CHROMIUM to use another): ${String(error)}`, { cause: error });
+    }
+    const libraries = await packagedChromiumLibraries();
+    const inherited = process.env.LD_LIBRARY_PATH;
+    return launch({ ...process.env, LD_LIBRARY_PATH: inherited ? `${libraries}:${inherited}` : libraries });
+  }
 }
 
 /** What a page did that it must not: dialogs (alert), console errors (CSP refusals), exceptions. */

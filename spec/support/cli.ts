@@ -10,7 +10,12 @@ export interface CliRun {
   stop(): void;
 }
 
-/** Runs `rivulet ARGS...` in this process with captured output. */
+const running = new Set<CliRun>();
+
+/**
+ * Runs `rivulet ARGS...` in this process with captured output. The run stays registered until it
+ * has finished, so that `stopCliRuns` (in an afterEach) can end what a failed test left running.
+ */
 export function runCli(args: string[]): CliRun {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -37,7 +42,22 @@ export function runCli(args: string[]): CliRun {
       done.catch(reject);
       check();
     });
-  return { done, stderrLine, stop };
+  const run: CliRun = { done, stderrLine, stop };
+  running.add(run);
+  const forget = () => running.delete(run);
+  done.then(forget, forget);
+  return run;
+}
+
+/**
+ * Stops every command still running, as Ctrl+C would, and waits until each has finished (its
+ * outcome is the test's business, not the cleanup's). A listening command that a failed step left
+ * behind would otherwise keep its server open, and jest would never exit.
+ */
+export async function stopCliRuns(): Promise<void> {
+  const runs = [...running];
+  for (const run of runs) run.stop();
+  await Promise.allSettled(runs.map((run) => run.done));
 }
 
 /** The JSON values of every non-empty line. */

@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseAccessLogLine, parseLogTime, wallarooStatusOf, type AccessLogRecord } from 'rivulet/demos';
-
-const DATA = join(__dirname, '../../../../shared/data');
+import { ANTLR_LOG_SAMPLE, ELASTIC_LOG_SAMPLE, WALLAROO_DAYS } from '../../support/data';
 
 function lines(file: string): string[] {
-  const all = readFileSync(join(DATA, file), 'utf8').split('\n');
+  const all = readFileSync(file, 'utf8').split('\n');
   if (all[all.length - 1] === '') all.pop();
   return all;
 }
@@ -81,26 +79,28 @@ describe('parseAccessLogLine', () => {
     expect(!result.ok && result.reason).toContain(reason);
   });
 
-  it('parses every line of the antlr.org log, with the status counts its SOURCE.md lists', () => {
-    const { records, failures } = parsed('access-logs-antlr/access.log');
+  it('parses every line of a sample of the antlr.org log, with the status counts its SOURCE.md lists', () => {
+    const { records, failures } = parsed(ANTLR_LOG_SAMPLE);
     expect(failures).toEqual([]);
-    expect(records).toHaveLength(7502);
-    expect(statusCounts(records)).toEqual(new Map([[200, 5914], [304, 1456], [302, 73], [404, 59]]));
+    expect(records).toHaveLength(188);
+    expect(statusCounts(records)).toEqual(new Map([[200, 143], [304, 37], [302, 7], [404, 1]]));
+    expect(records.every((r) => r.userAgent !== undefined && r.referer !== undefined)).toBe(true);
   });
 
-  it('parses the elastic log except its one truncated line (8,899)', () => {
-    const { records, failures } = parsed('access-logs-elastic/apache_logs');
-    expect(failures).toEqual([8899]);
+  it('parses a sample of the elastic log except its one truncated line (224 here, 8,899 in the origin)', () => {
+    const { records, failures } = parsed(ELASTIC_LOG_SAMPLE);
+    expect(failures).toEqual([224]);
+    expect(lines(ELASTIC_LOG_SAMPLE)[223]).toMatch(/\+http:\/\/www\.google\.com\/bot\.html$/);
     const days = new Map<string, number>();
     for (const r of records) days.set(r.localDay, (days.get(r.localDay) ?? 0) + 1);
-    // 2015-05-20 lists 2,579 lines, one of which is the truncated line.
-    expect(days).toEqual(new Map([['2015-05-17', 1632], ['2015-05-18', 2893], ['2015-05-19', 2896], ['2015-05-20', 2578]]));
-    expect(statusCounts(records).get(200)).toBe(9125);
+    // The sample's SOURCE.md lists 65 lines on 2015-05-20, one of which is the truncated line.
+    expect(days).toEqual(new Map([['2015-05-17', 41], ['2015-05-18', 73], ['2015-05-19', 72], ['2015-05-20', 64]]));
+    expect(statusCounts(records)).toEqual(new Map([[200, 229], [304, 13], [301, 4], [404, 3], [206, 1]]));
   });
 
   it('gives every line of a Wallaroo day file that file\'s calendar day', () => {
     for (const day of [1, 2, 3, 4, 5, 6]) {
-      const { records, failures } = parsed(`wallaroo-logfiles/day_${day}.log`);
+      const { records, failures } = parsed(WALLAROO_DAYS[day - 1]);
       expect(failures).toEqual([]);
       expect(new Set(records.map((r) => r.localDay))).toEqual(new Set([`2004-03-${String(6 + day).padStart(2, '0')}`]));
     }
@@ -128,7 +128,7 @@ describe('wallarooStatusOf', () => {
 
   it('counts the lines without a GET status that the Wallaroo data set lists (4, 1, 5, 8, 3, 0)', () => {
     const nulls = [1, 2, 3, 4, 5, 6].map(
-      (day) => lines(`wallaroo-logfiles/day_${day}.log`).filter((l) => wallarooStatusOf(l) === null).length,
+      (day) => lines(WALLAROO_DAYS[day - 1]).filter((l) => wallarooStatusOf(l) === null).length,
     );
     expect(nulls).toEqual([4, 1, 5, 8, 3, 0]);
   });

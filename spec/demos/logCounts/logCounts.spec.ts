@@ -1,13 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer, Server, Socket } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jsonLines, runCli } from '../../support/cli';
-
-const DATA = join(__dirname, '../../../../shared/data');
-const DAYS = [1, 2, 3, 4, 5, 6].map((d) => join(DATA, 'wallaroo-logfiles', `day_${d}.log`));
-const ELASTIC = join(DATA, 'access-logs-elastic/apache_logs');
+import { jsonLines, runCli, stopCliRuns } from '../../support/cli';
+import { ELASTIC_LOG_SAMPLE as ELASTIC, WALLAROO_DAYS as DAYS } from '../../support/data';
+import { listenTcp, type TestTcpServer } from '../../support/net';
 
 // What Wallaroo's application emitted for day_1..day_6 (DESIGN.md section 5.1).
 const ORIGINAL_OUTPUT = [
@@ -19,9 +16,17 @@ const ORIGINAL_OUTPUT = [
   { '200': 69, '304': 4 },
 ];
 
+const tempDirs: string[] = [];
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'rivulet-log-counts-'));
+  const dir = mkdtempSync(join(tmpdir(), 'rivulet-log-counts-'));
+  tempDirs.push(dir);
+  return dir;
 }
+
+afterEach(async () => {
+  await stopCliRuns();
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Status counts per line-local day, by a plain scan written for this test. */
 function naiveCounts(text: string): Map<string, { counts: Record<string, number>; lines: number }> {
@@ -101,17 +106,18 @@ describe('rivulet log-counts FILE...', () => {
 });
 
 describe('rivulet log-counts --window day', () => {
-  it('counts the elastic log per UTC day by event time, matching a naive recount', async () => {
+  it('counts a sample of the elastic log per UTC day by event time, matching a naive recount', async () => {
     const { stdout } = await runCli(['log-counts', '--window', 'day', ELASTIC]).done;
     const naive = naiveCounts(readFileSync(ELASTIC, 'utf8'));
     const expected = [...naive].map(([day, { counts, lines }]) => ({
       day,
       counts,
       lines,
-      unparsed: day === '2015-05-20' ? 1 : 0, // line 8,899 is truncated
+      unparsed: day === '2015-05-20' ? 1 : 0, // the sample's line 224 (the origin's 8,899) is truncated
       late: 0,
     }));
-    expect(expected.map((e) => e.lines)).toEqual([1632, 2893, 2896, 2579]);
+    // The sample's lines per day, as spec/fixtures/SOURCE.md lists them.
+    expect(expected.map((e) => e.lines)).toEqual([41, 73, 72, 65]);
     expect(jsonLines(stdout)).toEqual(expected);
   });
 
@@ -147,10 +153,11 @@ describe('rivulet log-counts --window day', () => {
 
 describe('rivulet log-counts --listen --out (the original deployment)', () => {
   /** A listener like `nc -l`: collects the length-prefixed frames it is sent. */
-  async function frameCollector(): Promise<{ server: Server; port: number; frames: string[]; waitFor(n: number): Promise<void> }> {
+  async function frameCollector(onConnection: (socket: Socket) => void = () => undefined): Promise<TestTcpServer & { frames: string[]; waitFor(n: number): Promise<void> }> {
     const frames: string[] = [];
     const waiters: Array<() => void> = [];
-    const server = createServer((socket: Socket) => {
+    const listener = await listenTcp((socket: Socket) => {
+      onConnection(socket);
       let buffered = Buffer.alloc(0);
       socket.on('data', (chunk: Buffer) => {
         buffered = Buffer.concat([buffered, chunk]);
@@ -161,26 +168,26 @@ describe('rivulet log-counts --listen --out (the original deployment)', () => {
         }
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as { port: number }).port;
     const waitFor = (n: number) =>
       new Promise<void>((resolve) => {
         const check = () => (frames.length >= n ? resolve() : waiters.push(check));
         check();
       });
-    return { server, port, frames, waitFor };
+    return { ...listener, frames, waitFor };
   }
 
   it('reproduces the original output from send-logs through TCP to a TCP listener', async () => {
     const collector = await frameCollector();
-    const app = runCli(['log-counts', '--listen', '127.0.0.1:0', '--out', `127.0.0.1:${collector.port}`, '--compat', 'wallaroo']);
-    const [, port] = await app.stderrLine(/listening on 127\.0\.0\.1:(\d+)/);
-    await runCli(['send-logs', `127.0.0.1:${port}`, ...DAYS]).done;
-    await collector.waitFor(6);
-    app.stop();
-    await app.done;
-    collector.server.close();
+    try {
+      const app = runCli(['log-counts', '--listen', '127.0.0.1:0', '--out', `127.0.0.1:${collector.port}`, '--compat', 'wallaroo']);
+      const [, port] = await app.stderrLine(/listening on 127\.0\.0\.1:(\d+)/);
+      await runCli(['send-logs', `127.0.0.1:${port}`, ...DAYS]).done;
+      await collector.waitFor(6);
+      app.stop();
+      await app.done;
+    } finally {
+      collector.destroy();
+    }
     expect(collector.frames.map((f) => JSON.parse(f) as unknown)).toEqual(ORIGINAL_OUTPUT);
   });
 
@@ -189,13 +196,18 @@ describe('rivulet log-counts --listen --out (the original deployment)', () => {
     const big = join(tempDir(), 'big.log');
     const copies = Math.ceil((12 * 1024 * 1024) / day.length); // 12 MiB, above the sink's 8 MiB buffer
     writeFileSync(big, day.repeat(copies));
-    const collector = await frameCollector();
-    collector.server.once('connection', (socket: Socket) => {
+    let stalls = 0;
+    const collector = await frameCollector((socket: Socket) => {
+      if (stalls++ > 0) return;
       socket.pause(); // the listener stalls long enough for an unpaced reader to overflow the sink
       setTimeout(() => socket.resume(), 500);
     });
-    await runCli(['send-logs', `127.0.0.1:${collector.port}`, big]).done;
-    collector.server.close();
+    try {
+      await runCli(['send-logs', `127.0.0.1:${collector.port}`, big]).done;
+      await collector.closed(); // every frame has arrived once the sender has hung up
+    } finally {
+      collector.destroy();
+    }
     expect(collector.frames).toHaveLength(559 * copies + 1);
     expect(collector.frames[collector.frames.length - 1]).toBe('END_OF_DAY');
     expect(collector.frames[0]).toBe(day.split('\n')[0] + '\n');

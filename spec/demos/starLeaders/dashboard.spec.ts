@@ -57,7 +57,9 @@ describe('dashboard page', () => {
   let browser: Browser;
   let dashboard: Dashboard;
   let feed: Subject<DashboardMessage>;
-  let detach: () => void;
+  // Set up by beforeEach; when a hook before it failed, afterEach finds nothing to tear down.
+  let detach: (() => void) | undefined;
+  let serving: Dashboard | undefined;
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
@@ -69,7 +71,7 @@ describe('dashboard page', () => {
   });
 
   beforeEach(async () => {
-    dashboard = await serveDashboard();
+    dashboard = serving = await serveDashboard();
     feed = new Subject<DashboardMessage>();
     detach = attachFeed(dashboard, feed);
   });
@@ -77,8 +79,11 @@ describe('dashboard page', () => {
   afterEach(async () => {
     await context?.close();
     context = undefined;
-    detach();
-    await dashboard.close();
+    detach?.();
+    detach = undefined;
+    const closing = serving;
+    serving = undefined;
+    await closing?.close();
   });
 
   async function open(): Promise<{ page: Page; incidents: PageIncidents }> {
@@ -213,7 +218,7 @@ describe('dashboard page', () => {
     feed.next(leaders(0, T0, [['before/restart', 3]]));
     await waitForLeaders(page, ['before/restart']);
 
-    detach();
+    detach?.();
     await page.waitForSelector('#connection[data-state="disconnected"]', { timeout: 15_000 });
     expect(await page.textContent('#connection')).toMatch(/^disconnected · reconnecting in \d+ s$/);
     // The last known leaders stay on screen meanwhile.
@@ -253,7 +258,7 @@ describe('serveDashboard', () => {
     dashboard = await serveDashboard({ feedPath: '/live/feed' });
   });
 
-  afterAll(() => dashboard.close());
+  afterAll(() => dashboard?.close());
 
   it('listens on 127.0.0.1 by default', () => {
     expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -331,10 +336,16 @@ describe('serveDashboard', () => {
     const other = await serveDashboard();
     const wss = new WebSocketServer({ server: other.server, path: '/feed' });
     const client = new WebSocket(other.url.replace('http:', 'ws:') + 'feed');
-    await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
-    const closed = new Promise((resolve) => client.once('close', resolve));
-    await other.close();
-    await closed;
-    wss.close();
+    let closing: Promise<void> | undefined;
+    try {
+      await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
+      const closed = new Promise((resolve) => client.once('close', resolve));
+      await (closing = other.close());
+      await closed;
+    } finally {
+      client.terminate();
+      wss.close();
+      await (closing ?? other.close());
+    }
   });
 });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describeGitHubEvent, parseGitHubEvent } from 'rivulet/demos';
+import { GH_ARCHIVE_HOURS } from '../../support/data';
 
-const HOUR_0 = join(__dirname, '../../../../shared/data/gharchive-2015-01-01/2015-01-01-0.json.gz');
+const HOUR_0 = GH_ARCHIVE_HOURS[0];
 
 describe('parseGitHubEvent', () => {
   it('parses every event of a real archive hour, with the type counts its SOURCE.md lists', () => {

@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { windowStats } from 'rivulet';
 import { parseGitHubEvent, type GitHubEvent } from 'rivulet/demos';
 import { globalLeaders, starLeaders, type Leader, type PartitionLeaders } from '../../../demos/starLeaders/starLeaders';
-import { jsonLines, runCli } from '../../support/cli';
+import { jsonLines, runCli, stopCliRuns } from '../../support/cli';
+import { GH_ARCHIVE_HOURS as HOURS, HASH_RING_VECTORS } from '../../support/data';
 
-const DATA = join(__dirname, '../../../../shared/data');
-const HOURS = [0, 1].map((h) => join(DATA, 'gharchive-2015-01-01', `2015-01-01-${h}.json.gz`));
 const H = 3_600_000;
 
 function archiveEvents(file: string): GitHubEvent[] {
@@ -38,6 +36,8 @@ function lastPerPartition(outputs: PartitionLeaders[]): Map<number, Leader[]> {
   return latest;
 }
 
+afterEach(stopCliRuns);
+
 describe('star-leaders on two real GH Archive hours', () => {
   const events = HOURS.flatMap(archiveEvents);
   let outputs: PartitionLeaders[];
@@ -47,7 +47,7 @@ describe('star-leaders on two real GH Archive hours', () => {
 
   it('puts every repo in the partition Wallaroo\'s hash ring gave it', () => {
     const vectors = new Map(
-      readFileSync(join(DATA, 'wallaroo-hash-ring/vectors.jsonl'), 'utf8')
+      readFileSync(HASH_RING_VECTORS, 'utf8')
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => {
@@ -114,7 +114,7 @@ const partitionCache = new Map<string, number>();
 function partitionOf(repo: string): number {
   const known = partitionCache.get(repo);
   if (known !== undefined) return known;
-  const vectors = readFileSync(join(DATA, 'wallaroo-hash-ring/vectors.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+  const vectors = readFileSync(HASH_RING_VECTORS, 'utf8').split('\n').filter((l) => l !== '');
   for (const l of vectors) {
     const v = JSON.parse(l) as { partition: number; repo: string };
     partitionCache.set(v.repo, v.partition);

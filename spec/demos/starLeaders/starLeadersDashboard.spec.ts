@@ -1,15 +1,13 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Browser } from 'playwright-core';
-import { runCli, type CliRun } from '../../support/cli';
+import { runCli, stopCliRuns, type CliRun } from '../../support/cli';
 import { launchBrowser, openDashboard, readLeaders, waitForLeaders, type DomElement } from '../../support/browser';
+import { GH_ARCHIVE_HOURS as HOURS } from '../../support/data';
 
 declare const document: DomElement;
-
-const HOURS = [0, 1].map((h) => join(__dirname, '../../../../shared/data/gharchive-2015-01-01', `2015-01-01-${h}.json.gz`));
 
 /** The global top 10 by a naive count of stars, ties by repo name in code-unit order. */
 function naiveTop10(lines: string[]): Array<[string, number]> {
@@ -38,12 +36,11 @@ describe('star-leaders --dashboard, end to end in headless chromium', () => {
     const [, port] = await app.stderrLine(/listening on 127\.0\.0\.1:(\d+)/);
     sender = connect(Number(port), '127.0.0.1');
     await once(sender, 'connect');
-  });
+  }, 60_000);
 
   afterAll(async () => {
     sender?.destroy();
-    app?.stop();
-    await app?.done;
+    await stopCliRuns();
     await browser?.close();
   });
 

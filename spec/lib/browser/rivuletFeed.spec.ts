@@ -30,14 +30,22 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+// Servers and page subscriptions a test opened; closed after each test, passed or failed.
+let opened = new Subscription();
+
 function serve<T>(source: Observable<T>, port = 0, replayLatest = 0) {
   return new Promise<{ port: number; sink: BroadcastSink<T>; subscription: Subscription }>((resolve) => {
     const sink: BroadcastSink<T> = webSocketBroadcast<T>({ port, replayLatest, onListening: (a: AddressInfo) => resolve({ port: a.port, sink, subscription }) });
     const subscription = source.pipe(sink).subscribe();
+    opened.add(subscription);
   });
 }
 
 describe('rivuletFeed (browser helper)', () => {
+  afterEach(() => {
+    opened.unsubscribe();
+    opened = new Subscription();
+  });
   it('has no Node dependencies and parses every message as JSON, completing on close 1000', async () => {
     expect(HELPER).not.toMatch(/\brequire\s*\(|\bprocess\.|\bimport\b/);
     const rivuletFeed = loadPage();
@@ -45,7 +53,7 @@ describe('rivuletFeed (browser helper)', () => {
     const server = await serve(source);
     const received: unknown[] = [];
     let completed = false;
-    rivuletFeed(`ws://127.0.0.1:${server.port}`).subscribe({ next: (m) => received.push(m), complete: () => (completed = true) });
+    opened.add(rivuletFeed(`ws://127.0.0.1:${server.port}`).subscribe({ next: (m) => received.push(m), complete: () => (completed = true) }));
     await until(() => server.sink.stats.clients === 1, 'the page to connect');
     source.next({ repo: 'a/b', stars: 3 });
     source.next({ repo: '<img src=x>', stars: 1 });
@@ -66,6 +74,7 @@ describe('rivuletFeed (browser helper)', () => {
     const page = rivuletFeed(`ws://127.0.0.1:${server.port}`, { initialDelayMs: 20, onStatus: (s: string, d: unknown) => statuses.push([s, d]) }).subscribe((m) =>
       received.push(m),
     );
+    opened.add(page);
     await until(() => server.sink.stats.clients === 1, 'the page to connect');
     first.next('before');
     await until(() => received.length === 1, 'the first message');

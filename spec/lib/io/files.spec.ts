@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { firstValueFrom, lastValueFrom, Subject, take, toArray } from 'rxjs';
 import { FileLine, fileLines, FileProgress, FlowGate, RivuletError } from 'rivulet';
+import { GH_ARCHIVE_HOURS, WALLAROO_DAYS } from '../../support/data';
 
-const DATA = join(__dirname, '../../../../shared/data');
-const DAY_6 = join(DATA, 'wallaroo-logfiles/day_6.log');
-const GH_HOUR_0 = join(DATA, 'gharchive-2015-01-01/2015-01-01-0.json.gz');
+const DAY_6 = WALLAROO_DAYS[5];
+const GH_HOUR_0 = GH_ARCHIVE_HOURS[0];
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { hashMod, perKey, RivuletError, wallarooHashRing } from 'rivulet';
 import { fnv1a32 } from '../../../lib/partitioning/partitioners';
-
-const VECTORS = path.join(__dirname, '../../../../shared/data/wallaroo-hash-ring/vectors.jsonl');
+import { HASH_RING_VECTORS } from '../../support/data';
 
 /** A byte-at-a-time FNV-1a over Buffer's own UTF-8 encoding, with BigInt arithmetic. */
 function referenceFnv1a32(text: string): number {
@@ -94,7 +92,7 @@ describe('hashMod', () => {
 
 describe('wallarooHashRing', () => {
   it("reproduces all 7,700 partitions computed by the original Python partitioner", () => {
-    const lines = readFileSync(VECTORS, 'utf8').split('\n').filter((line) => line.length > 0);
+    const lines = readFileSync(HASH_RING_VECTORS, 'utf8').split('\n').filter((line) => line.length > 0);
     expect(lines).toHaveLength(7700);
     const ring = wallarooHashRing();
     const mismatches: string[] = [];
