@@ -7,7 +7,8 @@ import { brotliDecompressSync } from 'node:zlib';
  * Where the browser tests find a chromium, in order: the path in RIVULET_CHROMIUM; a system
  * chromium (Debian's /usr/bin/chromium, or `chromium` on PATH); else the headless chromium that the
  * devDependency @sparticuz/chromium carries inside its npm package, unpacked into the temp
- * directory. Nothing is ever downloaded, so a clone needs only `npm install`.
+ * directory (RIVULET_CHROMIUM=packaged asks for that one even where a system chromium exists).
+ * Nothing is ever downloaded, so a clone needs only `npm install`.
  */
 export interface ChromiumChoice {
   readonly executablePath: string;
@@ -16,6 +17,7 @@ export interface ChromiumChoice {
 
 export async function findChromium(): Promise<ChromiumChoice> {
   const fromEnv = process.env.RIVULET_CHROMIUM;
+  if (fromEnv === 'packaged') return { executablePath: await packagedChromium(), source: '@sparticuz/chromium' };
   if (fromEnv !== undefined && fromEnv !== '') {
     if (!isFile(fromEnv)) throw new Error(`RIVULET_CHROMIUM=${fromEnv}: no such file`);
     return { executablePath: fromEnv, source: 'RIVULET_CHROMIUM' };
