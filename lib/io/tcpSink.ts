@@ -1,9 +1,12 @@
 import * as net from 'node:net';
 import { Observable, SchedulerLike, Subscription, asyncScheduler } from 'rxjs';
-import { RivuletError, callbackFailed, invalidOption, requireInteger } from '../core/errors';
+import { RivuletError, invalidOption, requireInteger } from '../core/errors';
 import { FlowGate } from '../core/flowGate';
+import { guarded, operate } from '../core/operate';
 import { Framing, lengthPrefixed } from './framing';
+import { runMachine } from './machineRunner';
 import { formatSocketAddress } from './socketAddress';
+import { TcpSinkConfig, TcpSinkEffect, TcpSinkEvent, initialTcpSinkState, tcpSinkTransition } from './tcpSinkMachine';
 
 export interface TcpSinkOptions {
   /** Host of the listener to deliver to. Default '127.0.0.1'. */
@@ -35,20 +38,8 @@ export interface TcpSinkOptions {
   onConnectionError?: (error: RivuletError) => void;
   /** Opens the socket; defaults to `net.createConnection`. */
   createConnection?: (options: net.NetConnectOpts) => net.Socket;
-  /** Where reconnection and close timers run. Default `asyncScheduler` (real time). */
+  /** The clock of every timer: connect timeout, reconnection delay, close. Default `asyncScheduler` (real time). */
   scheduler?: SchedulerLike;
-}
-
-/** Small frames are written in batches of about this size: one syscall, not one per frame. */
-const BATCH_BYTES = 65_536;
-
-/** Frames handed to one socket, kept until the socket confirms it passed them to the kernel. */
-interface Connection {
-  socket: net.Socket;
-  connected: boolean;
-  /** Batches written but not yet confirmed, oldest first. */
-  unconfirmed: { batch: Buffer; confirmed: boolean }[];
-  lastError?: Error;
 }
 
 /**
@@ -59,8 +50,9 @@ interface Connection {
  * backpressure: it connects on subscribe; if the peer is not there yet or goes away, it retries
  * with exponential backoff (`initialDelayMs` doubling up to `maxDelayMs`) while holding frames in
  * a buffer of at most `maxBufferedBytes`, written in order once connected again. When the socket
- * cannot take more (`write()` returned false) or the buffer passes `highWaterMarkBytes`, it
- * pauses `gate` until the socket drains and the buffer is below `lowWaterMarkBytes`.
+ * cannot take more (`write()` returned false) or the bytes it holds (buffered, or written and not
+ * yet confirmed) pass `highWaterMarkBytes`, it pauses `gate` until the socket drains and they are
+ * below `lowWaterMarkBytes`.
  *
  * ```text
  * source:  --a--b--c-----d--|
@@ -68,20 +60,35 @@ interface Connection {
  * result:  ----------------------------|          (completes once all is written and closed)
  * ```
  *
- * Completes when the source has completed, every frame has been handed to the kernel, our side
- * of the connection is closed, and the peer has closed its side (or `closeTimeoutMs` passed).
+ * Completes when the source has completed, every frame has been handed to the kernel, and the
+ * connection has closed: normally the peer closes after our FIN (or is cut off after
+ * `closeTimeoutMs`).
  * Errors with ERR_BUFFER_FULL if the buffer would pass `maxBufferedBytes` (the source ignored or
  * lacks the gate: nothing is ever dropped silently), ERR_CONNECTION after `maxAttempts`
  * consecutive failed attempts, ERR_FRAME_TOO_LARGE / ERR_INVALID_VALUE for a value the framing
  * cannot encode, and with the source's error (frames not yet written are then discarded).
  * Unsubscribing destroys the socket, cancels timers and resumes the gate.
  *
- * Delivery guarantee: frames are written in batches of up to 64 KiB. A batch whose write had not
- * completed when its connection died is written again, whole, on the next connection: the peer
- * may then receive some of its frames twice (at least once for those). A batch the kernel had
- * accepted is lost if that connection then dies before the peer reads it: TCP alone cannot tell
- * (at most once for those). Frames still in the buffer are always delivered, in order; a peer
- * that needs exactly once must acknowledge or deduplicate.
+ * The sink is a state machine (tcpSinkMachine.ts: idle, connecting, ready, writing, blocked,
+ * ending, closing, backing-off, closed, failed) driven by socket events, source notifications and
+ * timers, every timer on `scheduler`; this function is the shell that owns the socket.
+ *
+ * Delivery guarantee (each case walked, state by state, in tcpSinkMachine.spec.ts):
+ * - Frames are written in source order, in batches of about 64 KiB (a larger frame goes alone),
+ *   one batch at a time: while one is in flight (handed to `write()`, its callback not yet
+ *   run), later frames wait and go out together in the next.
+ * - At least once for a batch cut off: if its connection closes before the kernel has taken all
+ *   of it, the whole batch is written again first on the next connection, so the peer may
+ *   receive some of its frames twice. Plain TCP has no acknowledgements: a peer that needs
+ *   exactly once must deduplicate (or acknowledge, over a protocol of its own).
+ * - At most once for what the kernel accepted: a batch whose write completed is never written
+ *   again. If the listener (or its machine) crashes before its application has read it, what
+ *   its kernel accepted is lost, and this sink cannot know.
+ * - Frames still in the buffer survive any number of reconnections and are written in order;
+ *   they are discarded only when the sink errors or is unsubscribed.
+ * - Completion means every batch was accepted by the kernel of a connection, not that the peer
+ *   has read it. Our FIN is queued only then, so a connection that dies after that, the FIN
+ *   sent or not, completes the sink: nothing is left to resend.
  *
  * ```ts
  * from(['{"200":143}', '{"200":477}']).pipe(tcpSink({ port: 7002 })).subscribe({
@@ -121,205 +128,95 @@ export function tcpSink(options: TcpSinkOptions): (source: Observable<string | U
   const peer = formatSocketAddress(host, port);
   const where = `tcpSink ${peer}`;
 
+  const config: TcpSinkConfig = {
+    where, maxBufferedBytes, highWaterMarkBytes, lowWaterMarkBytes, initialDelayMs, maxDelayMs, maxAttempts, connectTimeoutMs, closeTimeoutMs, hasGate: gate !== undefined,
+  };
+  const transition = tcpSinkTransition(config);
+  const announce = onConnect && guarded(where0, 'onConnect', onConnect);
+  const report = onConnectionError ? guarded(where0, 'onConnectionError', onConnectionError) : (error: RivuletError) => process.stderr.write(`rivulet: ${error.message}\n`);
+
   return (source) =>
     new Observable<never>((subscriber) => {
+      // The shell: the machine decides, this performs. The socket is the one last opened;
+      // events of an older socket are dropped (its frames were put back when it closed).
       const holder = {};
-      let holding = false;
-      let closed = false;
-      let queue: Buffer[] = [];
-      let head = 0;
-      let queuedBytes = 0;
-      let connection: Connection | undefined;
-      let socketFull = false;
-      let flushScheduled = false;
-      let failedAttempts = 0;
-      let sourceDone = false;
-      let ending = false;
-      let endFlushed = false;
-      const timers = new Subscription();
-
-      const stop = (error?: RivuletError): void => {
-        if (closed) return;
-        closed = true;
-        if (error) subscriber.error(error);
-        else subscriber.complete();
+      let socket: net.Socket | undefined;
+      let timer: Subscription | undefined;
+      const ifCurrent = (of: net.Socket, event: TcpSinkEvent) => () => {
+        if (of === socket) machine.dispatch(event);
       };
-
-      const updateGate = (): void => {
-        if (!gate) return;
-        if (!holding && (socketFull || queuedBytes >= highWaterMarkBytes)) {
-          holding = true;
-          gate.pause(holder);
-        } else if (holding && !socketFull && queuedBytes <= lowWaterMarkBytes) {
-          holding = false;
-          gate.resume(holder);
-        }
-      };
-
-      const report = (error: RivuletError): void => {
-        if (!onConnectionError) {
-          process.stderr.write(`rivulet: ${error.message}\n`);
-          return;
-        }
-        try {
-          onConnectionError(error);
-        } catch (cause) {
-          stop(callbackFailed(where0, 'onConnectionError', cause));
-        }
-      };
-
-      const flush = (): void => {
-        flushScheduled = false;
-        const current = connection;
-        if (closed || !current?.connected || ending) return;
-        const { socket, unconfirmed } = current;
-        while (!socketFull && head < queue.length) {
-          const start = head;
-          let bytes = 0;
-          while (head < queue.length && (bytes === 0 || bytes + queue[head].length <= BATCH_BYTES)) bytes += queue[head++].length;
-          const batch = head - start === 1 ? queue[start] : Buffer.concat(queue.slice(start, head), bytes);
-          queuedBytes -= bytes;
-          const entry = { batch, confirmed: false };
-          unconfirmed.push(entry);
-          const ok = socket.write(batch, (error) => {
-            if (error) return;
-            entry.confirmed = true;
-            while (unconfirmed.length > 0 && unconfirmed[0].confirmed) unconfirmed.shift();
-          });
-          if (!ok) socketFull = true;
-        }
-        if (head === queue.length) {
-          queue = [];
-          head = 0;
-        } else if (head > 1024 && head * 2 > queue.length) {
-          queue = queue.slice(head);
-          head = 0;
-        }
-        updateGate();
-        if (sourceDone && queue.length === 0) finishWriting(current);
-      };
-
-      const scheduleFlush = (): void => {
-        if (flushScheduled || socketFull || !connection?.connected) return;
-        flushScheduled = true;
-        // Values emitted in one burst (one chunk of a source) go out in one write.
-        process.nextTick(flush);
-      };
-
-      const finishWriting = (current: Connection): void => {
-        ending = true;
-        current.socket.end(() => {
-          endFlushed = true;
-          // The peer normally closes once it has read our FIN; do not wait for ever if it does not.
-          timers.add(scheduler.schedule(() => current.socket.destroy(), closeTimeoutMs));
+      const open = (): void => {
+        const s = createConnection({ host, port, allowHalfOpen: false });
+        socket = s;
+        s.on('connect', () => {
+          s.resume(); // anything the peer sends is discarded, and its FIN is seen
+          ifCurrent(s, { type: 'connect' })();
         });
+        s.on('drain', ifCurrent(s, { type: 'drain' }));
+        s.on('error', () => undefined); // the reason is read from `errored` when it closes
+        s.on('close', () => ifCurrent(s, { type: 'close', error: s.errored ?? undefined })());
       };
-
-      const connect = (): void => {
-        const socket = createConnection({ host, port, allowHalfOpen: false });
-        const current: Connection = { socket, connected: false, unconfirmed: [] };
-        connection = current;
-        socket.setTimeout(connectTimeoutMs);
-        socket.on('timeout', () => socket.destroy(new Error(`not connected after ${connectTimeoutMs} ms (connectTimeoutMs)`)));
-        socket.on('connect', () => {
-          socket.setTimeout(0);
-          socket.resume(); // anything the peer sends is discarded, and its FIN is seen
-          current.connected = true;
-          failedAttempts = 0;
-          if (onConnect) {
-            try {
-              onConnect(peer);
-            } catch (cause) {
-              stop(callbackFailed(where0, 'onConnect', cause));
-              return;
-            }
+      const perform = (effect: TcpSinkEffect): void => {
+        switch (effect.type) {
+          case 'connect':
+            return open();
+          case 'write': {
+            const s = socket!;
+            const written = ifCurrent(s, { type: 'written' });
+            if (!s.write(effect.batch, (error) => error || written())) machine.dispatch({ type: 'full' });
+            return;
           }
-          flush();
-        });
-        socket.on('drain', () => {
-          socketFull = false;
-          flush();
-          updateGate();
-        });
-        socket.on('error', (error) => {
-          current.lastError = error;
-        });
-        socket.on('close', () => lost(current));
+          case 'end': {
+            const finished = ifCurrent(socket!, { type: 'finished' });
+            // Called with an error if the socket dies first: then its 'close' tells the machine.
+            socket!.end((error?: Error) => error || finished());
+            return;
+          }
+          case 'destroy':
+            socket?.destroy(effect.error);
+            return;
+          case 'setTimer': {
+            timer?.unsubscribe();
+            const event: TcpSinkEvent = { type: 'timer', timer: effect.timer };
+            timer = scheduler.schedule(() => machine.dispatch(event), effect.delayMs);
+            return;
+          }
+          case 'clearTimer':
+            timer?.unsubscribe();
+            timer = undefined;
+            return;
+          case 'pauseGate':
+            return gate?.pause(holder);
+          case 'resumeGate':
+            return gate?.resume(holder);
+          case 'announce':
+            return announce?.(peer);
+          case 'report':
+            return void report(effect.error);
+          case 'complete':
+            return subscriber.complete();
+          case 'error':
+            return subscriber.error(effect.error);
+        }
       };
+      const machine = runMachine(initialTcpSinkState(), transition, perform, (error): TcpSinkEvent => ({ type: 'fail', error }));
 
-      const lost = (current: Connection): void => {
-        if (closed || connection !== current) return;
-        connection = undefined;
-        socketFull = false;
-        if (endFlushed) {
-          stop();
-          return;
-        }
-        ending = false;
-        const resend = current.unconfirmed.filter((entry) => !entry.confirmed).map((entry) => entry.batch);
-        if (resend.length > 0) {
-          queue = [...resend, ...queue.slice(head)];
-          head = 0;
-          for (const batch of resend) queuedBytes += batch.length;
-          updateGate();
-        }
-        failedAttempts++;
-        const reason = current.lastError ? (current.lastError as NodeJS.ErrnoException).code ?? current.lastError.message : 'closed by peer';
-        const what = current.connected ? 'connection lost' : 'cannot connect';
-        if (failedAttempts >= maxAttempts) {
-          stop(new RivuletError('ERR_CONNECTION', `${where}: ${what} (${reason}); gave up after ${failedAttempts} consecutive failed attempts (maxAttempts)`, { cause: current.lastError }));
-          return;
-        }
-        const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (failedAttempts - 1));
-        report(new RivuletError('ERR_CONNECTION', `${where}: ${what} (${reason}); retrying in ${delay} ms with ${queuedBytes} bytes buffered`, { cause: current.lastError }));
-        if (closed) return;
-        // A fired retry leaves the set, so an endless retry loop holds one timer, not all of them.
-        let retry: Subscription | undefined;
-        retry = scheduler.schedule(() => {
-          if (retry !== undefined) timers.remove(retry);
-          connect();
-        }, delay);
-        timers.add(retry);
-      };
-
-      connect();
-      const sourceSubscription = source.subscribe({
+      machine.dispatch({ type: 'start' });
+      operate(source, subscriber, {
         next: (value) => {
-          if (closed) return;
           let frame: Buffer;
           try {
             frame = framing.encode(value);
           } catch (error) {
             const cause = error as RivuletError;
-            stop(new RivuletError(cause.code ?? 'ERR_INVALID_VALUE', `${where}: ${cause.message}`, { cause }));
+            machine.dispatch({ type: 'fail', error: new RivuletError(cause.code ?? 'ERR_INVALID_VALUE', `${where}: ${cause.message}`, { cause }) });
             return;
           }
-          if (queuedBytes + frame.length > maxBufferedBytes) {
-            const why = connection?.connected ? 'the peer is not reading fast enough' : 'the peer is unreachable';
-            const advice = gate ? 'the source did not pause for the gate' : 'give the sink and its source a shared FlowGate';
-            stop(new RivuletError('ERR_BUFFER_FULL', `${where}: buffer full (maxBufferedBytes ${maxBufferedBytes}): ${why} and ${advice}`));
-            return;
-          }
-          queue.push(frame);
-          queuedBytes += frame.length;
-          updateGate();
-          scheduleFlush();
+          machine.dispatch({ type: 'frame', frame });
         },
-        error: (error) => stop(error),
-        complete: () => {
-          sourceDone = true;
-          scheduleFlush();
-        },
+        error: (error) => machine.dispatch({ type: 'fail', error }),
+        complete: () => machine.dispatch({ type: 'sourceComplete' }),
       });
-
-      return () => {
-        closed = true;
-        sourceSubscription.unsubscribe();
-        timers.unsubscribe();
-        connection?.socket.destroy();
-        connection = undefined;
-        queue = [];
-        if (holding) gate?.resume(holder);
-      };
+      return () => machine.dispatch({ type: 'unsubscribe' });
     });
 }
