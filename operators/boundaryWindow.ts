@@ -1,5 +1,6 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption } from '../lib/core/errors';
+import { invalidOption } from '../lib/core/errors';
+import { guarded, operate } from '../lib/core/operate';
 
 export interface BoundaryWindowOptions<T, A> {
   /** True for a marker value (such as `'END_OF_DAY'`) that closes the current window. */
@@ -72,67 +73,47 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
     throw invalidOption('boundaryWindow', `onComplete must be 'emit' or 'drop', got ${String(onComplete)}`);
   }
 
+  const marks = guarded('boundaryWindow', 'isBoundary', isBoundary, 'wrap');
+  const fresh = guarded('boundaryWindow', 'seed', seed, 'wrap');
+  const fold = guarded('boundaryWindow', 'add', add, 'wrap');
+  const splits = splitBefore && guarded('boundaryWindow', 'splitBefore', splitBefore, 'wrap');
+
   return (source) =>
-    new Observable<ClosedWindow<T, A>>((subscriber) => {
+    new Observable<ClosedWindow<T, A>>((destination) => {
       // The aggregate is seeded lazily by the window's first value, so `acc` is meaningful only
       // while `count > 0`; `previous` is the last value added to the open window.
       let acc: A | undefined;
       let count = 0;
       let previous: T | undefined;
 
-      // The callbacks run once per value: called directly in one try block (no closure per call),
-      // with `stage` naming the one that threw ('emit' while handing a window downstream).
-      let stage = 'isBoundary';
       const close = (closedBy: ClosedWindow<T, A>['closedBy'], value: A, boundary?: T): void => {
         const closed: ClosedWindow<T, A> = { value, count, closedBy };
         if (closedBy === 'boundary') closed.boundary = boundary;
         acc = previous = undefined;
         count = 0;
-        subscriber.next(closed);
+        destination.next(closed);
       };
 
-      const subscription = source.subscribe({
+      operate(source, destination, {
         next(value) {
-          if (subscriber.closed) return;
-          try {
-            stage = 'isBoundary';
-            if (isBoundary(value)) {
-              if (count === 0 && !emitEmpty) return;
-              stage = 'seed';
-              const closedValue = count > 0 ? (acc as A) : seed();
-              stage = 'emit';
-              close('boundary', closedValue, value);
-              return;
-            }
-            if (count > 0 && splitBefore !== undefined) {
-              stage = 'splitBefore';
-              if (splitBefore(previous as T, value)) {
-                stage = 'emit';
-                close('split', acc as A);
-                if (subscriber.closed) return;
-              }
-            }
-            stage = 'seed';
-            const base = count > 0 ? (acc as A) : seed();
-            stage = 'add';
-            acc = add(base, value);
-          } catch (cause) {
-            if (stage === 'emit') throw cause; // not a callback of ours: a downstream failure
-
-            subscriber.error(callbackFailed('boundaryWindow', stage, cause));
+          if (marks(value)) {
+            if (count > 0 || emitEmpty) close('boundary', count > 0 ? (acc as A) : fresh(), value);
             return;
           }
+          if (count > 0 && splits !== undefined && splits(previous as T, value)) {
+            close('split', acc as A);
+            if (destination.closed) return;
+          }
+          acc = fold(count > 0 ? (acc as A) : fresh(), value);
           count += 1;
           previous = value;
         },
-        error: (err) => subscriber.error(err),
-        complete: () => {
+        complete() {
           if (onComplete === 'emit' && count > 0) close('complete', acc as A);
-          subscriber.complete();
+          destination.complete();
         },
       });
       return () => {
-        subscription.unsubscribe();
         acc = previous = undefined;
       };
     });

@@ -1,5 +1,6 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption } from '../lib/core/errors';
+import { invalidOption } from '../lib/core/errors';
+import { guarded, operate } from '../lib/core/operate';
 
 export interface StatefulScanOptions<T, S, R> {
   /** Creates the initial state; called once per subscription, lazily (first value, or on flush). */
@@ -89,28 +90,26 @@ export function stateHandle<S>(): StateHandle<S> {
  * ```
  */
 export function statefulScan<T, S, R>(options: StatefulScanOptions<T, S, R>): OperatorFunction<T, R> {
-  const { seed, step, flush, handle } = options ?? ({} as Partial<StatefulScanOptions<T, S, R>>);
-  if (typeof seed !== 'function') throw invalidOption('statefulScan', 'seed must be a function returning the initial state');
-  if (typeof step !== 'function') throw invalidOption('statefulScan', 'step must be a function (state, value, emit) => state');
-  if (flush !== undefined && typeof flush !== 'function') throw invalidOption('statefulScan', 'flush must be a function when given');
+  const { seed: seedFn, step: stepFn, flush: flushFn, handle } = options ?? ({} as Partial<StatefulScanOptions<T, S, R>>);
+  if (typeof seedFn !== 'function') throw invalidOption('statefulScan', 'seed must be a function returning the initial state');
+  if (typeof stepFn !== 'function') throw invalidOption('statefulScan', 'step must be a function (state, value, emit) => state');
+  if (flushFn !== undefined && typeof flushFn !== 'function') throw invalidOption('statefulScan', 'flush must be a function when given');
   const cell = handle === undefined ? undefined : (cells.get(handle) as HandleCell<S> | undefined);
   if (handle !== undefined && cell === undefined) throw invalidOption('statefulScan', 'handle must be created by stateHandle()');
+  const seed = guarded('statefulScan', 'seed', seedFn, 'wrap');
+  const step = guarded('statefulScan', 'step', stepFn, 'wrap');
+  const flush = flushFn && guarded('statefulScan', 'flush', flushFn, 'wrap');
 
   return (source) =>
-    new Observable<R>((subscriber) => {
+    new Observable<R>((destination) => {
       let state: S = undefined as S;
       let seeded = false;
       // A closed Subscriber ignores `next`, so an emit kept past unsubscribe is harmless.
-      const emit = (output: R): void => subscriber.next(output);
-      const fail = (callback: string, err: unknown): void => subscriber.error(callbackFailed('statefulScan', callback, err));
-      const seedState = (): boolean => {
-        try {
-          state = seed();
-        } catch (err) {
-          fail('seed', err);
-          return false;
-        }
-        return (seeded = true);
+      const emit = (output: R): void => destination.next(output);
+      const seedOnce = (): void => {
+        if (seeded) return;
+        state = seed();
+        seeded = true;
       };
 
       const binding = cell && {
@@ -126,31 +125,20 @@ export function statefulScan<T, S, R>(options: StatefulScanOptions<T, S, R>): Op
         cell.live = binding;
       }
 
-      const subscription = source.subscribe({
-        next: (value) => {
-          // A synchronous source keeps calling next after an error until its subscribe returns.
-          if (subscriber.closed || (!seeded && !seedState())) return;
-          try {
-            state = step(state, value, emit);
-          } catch (err) {
-            fail('step', err);
-          }
+      operate(source, destination, {
+        next(value) {
+          seedOnce();
+          state = step(state, value, emit);
         },
-        error: (err) => subscriber.error(err),
-        complete: () => {
+        complete() {
           if (flush !== undefined) {
-            if (!seeded && !seedState()) return;
-            try {
-              flush(state, emit);
-            } catch (err) {
-              return fail('flush', err);
-            }
+            seedOnce();
+            flush(state, emit);
           }
-          subscriber.complete();
+          destination.complete();
         },
       });
       return () => {
-        subscription.unsubscribe();
         if (cell && cell.live === binding) cell.live = undefined;
       };
     });

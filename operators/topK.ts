@@ -1,5 +1,6 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
+import { invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
+import { guarded, operate } from '../lib/core/operate';
 import { Ranked, TopRanking } from '../lib/core/topRanking';
 
 export interface TopKOptions<T, K> {
@@ -56,50 +57,29 @@ const naturalOrder = (a: unknown, b: unknown): number =>
  * // (removing x, no longer a member, changes nothing)
  */
 export function topK<T, K>(options: TopKOptions<T, K>): OperatorFunction<T, readonly Ranked<K>[]> {
-  const { k, keyOf, scoreOf } = options;
-  const compareKeys = options.compareKeys ?? naturalOrder;
+  const { k } = options;
   requireInteger('topK', 'k', k);
-  for (const [name, fn] of [['keyOf', keyOf], ['scoreOf', scoreOf], ['compareKeys', compareKeys]] as const) {
+  const callbacks = { keyOf: options.keyOf, scoreOf: options.scoreOf, compareKeys: options.compareKeys ?? naturalOrder };
+  for (const [name, fn] of Object.entries(callbacks)) {
     if (typeof fn !== 'function') throw invalidOption('topK', `${name} must be a function, got ${typeof fn}`);
   }
+  const keyOf = guarded('topK', 'keyOf', callbacks.keyOf, 'wrap');
+  const scoreOf = guarded('topK', 'scoreOf', callbacks.scoreOf, 'wrap');
+  const compareKeys = guarded('topK', 'compareKeys', callbacks.compareKeys, 'wrap');
 
   return (source) =>
-    new Observable<readonly Ranked<K>[]>((subscriber) => {
+    new Observable<readonly Ranked<K>[]>((destination) => {
       const ranking = new TopRanking<K>(k, compareKeys);
-      const fail = (name: string, cause: unknown): void => subscriber.error(callbackFailed('topK', name, cause));
-      const subscription = source.subscribe({
+      operate(source, destination, {
         next(update) {
-          if (subscriber.closed) return;
-          let key: K;
-          let score: number;
-          try {
-            key = keyOf(update);
-          } catch (cause) {
-            return fail('keyOf', cause);
-          }
-          try {
-            score = scoreOf(update);
-          } catch (cause) {
-            return fail('scoreOf', cause);
-          }
+          const key = keyOf(update);
+          const score = scoreOf(update);
           if (typeof score !== 'number' || !Number.isFinite(score)) {
-            const message = `topK: score of key ${String(key)} is ${String(score)}, expected a finite number`;
-            return subscriber.error(new RivuletError('ERR_INVALID_VALUE', message));
+            throw new RivuletError('ERR_INVALID_VALUE', `topK: score of key ${String(key)} is ${String(score)}, expected a finite number`);
           }
-          let changed: boolean;
-          try {
-            changed = ranking.set(key, score);
-          } catch (cause) {
-            return fail('compareKeys', cause);
-          }
-          if (changed) subscriber.next(ranking.list());
+          if (ranking.set(key, score)) destination.next(ranking.list());
         },
-        error: (err) => subscriber.error(err),
-        complete: () => subscriber.complete(),
       });
-      return () => {
-        subscription.unsubscribe();
-        ranking.clear();
-      };
+      return () => ranking.clear();
     });
 }

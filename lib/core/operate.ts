@@ -33,12 +33,16 @@ export interface OperatorHandlers<T> {
 
 /** The inner subscriber: closed together with its destination (it is one of its teardowns). */
 class LinkedSubscriber<T, R> extends Subscriber<T> {
-  constructor(
-    private readonly downstream: Subscriber<R>,
-    private readonly handlers: OperatorHandlers<T>,
-  ) {
-    // Passing a Subscriber as destination adds this one to it: the link is made here, first.
-    super(downstream);
+  private readonly downstream: Subscriber<R>;
+  private readonly handlers: OperatorHandlers<T>;
+
+  constructor(downstream: Subscriber<R>, handlers: OperatorHandlers<T>) {
+    super();
+    this.downstream = downstream;
+    this.handlers = handlers;
+    // The link, made before anything is subscribed and only once the handlers are in place: a
+    // destination that is already closed unsubscribes (and finalizes) this one at once.
+    downstream.add(this);
   }
 
   protected override _next(value: T): void {
@@ -81,7 +85,8 @@ class LinkedSubscriber<T, R> extends Subscriber<T> {
 /**
  * Subscribes `destination` to `source` through `handlers`, with the inner subscriber linked to
  * `destination` before the source is subscribed. Returns the inner subscriber (already subscribed),
- * which closes when `destination` does; add further teardowns to `destination`.
+ * which closes when `destination` does; add further teardowns to `destination`. A destination
+ * that is already closed (an earlier input errored synchronously) is not subscribed at all.
  *
  * @example
  * ```ts
@@ -93,23 +98,35 @@ class LinkedSubscriber<T, R> extends Subscriber<T> {
  */
 export function operate<T, R>(source: Observable<T>, destination: Subscriber<R>, handlers: OperatorHandlers<T>): Subscriber<T> {
   const inner = new LinkedSubscriber<T, R>(destination, handlers);
-  source.subscribe(inner);
+  if (!inner.closed) source.subscribe(inner);
   return inner;
 }
 
 /**
+ * What {@link guarded} does with a {@link RivuletError} thrown by the callback. `'pass'` lets it
+ * through unchanged: it already names where it came from, as when one operator hands its own
+ * guarded callbacks to another (slidingHourWindow to slidingWindow) or a library aggregator
+ * rejects a value. `'wrap'` wraps it like any other error, for callbacks that call rivulet code
+ * whose codes would mislead once emitted: a partition's pipeline that creates an operator with a
+ * bad option must not emit ERR_INVALID_OPTION, which is thrown at creation and never emitted.
+ */
+export type RivuletErrors = 'pass' | 'wrap';
+
+/**
  * Wraps a user callback once, at creation: what it throws becomes `ERR_CALLBACK_FAILED` naming
- * the operator and the callback, with the original error as `cause`. A {@link RivuletError}
- * passes through unchanged (it already names where it came from). The wrapper passes up to
- * three arguments without collecting them into an array, so it costs nothing per call on a hot path.
+ * the operator and the callback, with the original error as `cause` (a {@link RivuletError} is
+ * passed through or wrapped as `rivuletErrors` says). The wrapper passes up to three arguments
+ * without collecting them into an array, so it costs one call and no allocation on a hot path.
+ * Inside {@link operate}'s handlers the wrapped callback simply throws: the skeleton routes it.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function guarded<F extends (...args: any[]) => any>(where: string, callback: string, fn: F): F {
+export function guarded<F extends (...args: any[]) => any>(where: string, callback: string, fn: F, rivuletErrors: RivuletErrors = 'pass'): F {
+  const passing = rivuletErrors === 'pass';
   const wrapped = (a?: unknown, b?: unknown, c?: unknown): unknown => {
     try {
       return fn(a, b, c);
     } catch (cause) {
-      throw cause instanceof RivuletError ? cause : callbackFailed(where, callback, cause);
+      throw passing && cause instanceof RivuletError ? cause : callbackFailed(where, callback, cause);
     }
   };
   return wrapped as F;

@@ -1,7 +1,8 @@
-import { from, Subject } from 'rxjs';
+import { from, mergeMap, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { boundaryWindow, BoundaryWindowOptions, ClosedWindow } from 'rivulet';
 import { callbackFailed } from '../../lib/core/errors';
+import { EndlessSource } from './syncSource';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -92,6 +93,37 @@ describe('boundaryWindow', () => {
         expectSubscriptions(first.subscriptions).toBe('^!');
         expectSubscriptions(empty.subscriptions).toBe('^!');
       });
+    });
+  });
+
+  it('stops listening to a synchronous source when unsubscribed', () => {
+    // 1, END, 2, END, ...: each marker closes a window of one value.
+    const endless = new EndlessSource((i) => (i % 2 === 1 ? MARK : i / 2 + 1));
+    const sums: number[] = [];
+    endless.source.pipe(summing(), take(3)).subscribe((w) => sums.push(w.value));
+    expect(sums).toEqual([1, 2, 3]);
+    expect(endless.pulls).toBe(6);
+  });
+
+  it('stops on a window that splitBefore closes', () => {
+    // Every value closes the window before it: value i emits window i - 1.
+    const endless = new EndlessSource((i) => i);
+    const closed: string[] = [];
+    endless.source.pipe(summing({ splitBefore: () => true }), take(3)).subscribe((w) => closed.push(`${w.closedBy}:${w.value}`));
+    expect(closed).toEqual(['split:0', 'split:1', 'split:2']);
+    expect(endless.pulls).toBe(4);
+  });
+
+  it('does not break unsubscription chains', () => {
+    newScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-m-b-m-c-m-|', values);
+      const result = source.pipe(
+        mergeMap((v) => of(v)),
+        summing(),
+        mergeMap((w) => of(w)),
+      );
+      expectObservable(result, '------!').toBe('---x---', { x: byBoundary(1, 1) });
+      expectSubscriptions(source.subscriptions).toBe('^-----!');
     });
   });
 

@@ -1,6 +1,7 @@
-import { of, Subject } from 'rxjs';
+import { mergeMap, of, range, Subject, take, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RivuletError, stateHandle, statefulScan, StateHandle } from 'rivulet';
+import { EndlessSource } from './syncSource';
 
 const boom = new Error('boom');
 const failed = (callback: string) =>
@@ -198,6 +199,61 @@ describe('statefulScan', () => {
     expect(() => kept!(2)).not.toThrow();
     expect(seen).toEqual([1]);
     expect(source.observed).toBe(false);
+  });
+
+  it('stops listening to a synchronous source when unsubscribed', () => {
+    const endless = new EndlessSource((i) => i + 1);
+    const seen: number[] = [];
+    endless.source.pipe(runningSum(), take(3)).subscribe({ next: (v) => seen.push(v), complete: () => seen.push(-1) });
+    expect(seen).toEqual([1, 3, 6, -1]);
+    expect(endless.pulls).toBe(3);
+  });
+
+  it('pulls three values of a million-value range for take(3), as scan does', () => {
+    let pulled = 0;
+    range(0, 1_000_000)
+      .pipe(
+        tap(() => pulled++),
+        statefulScan<number, number, number>({ seed: () => 0, step: (sum, n, emit) => (emit(sum + n), sum + n) }),
+        take(3),
+      )
+      .subscribe();
+    expect(pulled).toBe(3);
+  });
+
+  it('stops in the middle of a step that emits several outputs, and releases the handle', () => {
+    const endless = new EndlessSource((i) => i);
+    const handle = stateHandle<number>();
+    const seen: string[] = [];
+    endless.source
+      .pipe(
+        statefulScan<number, number, string>({
+          seed: () => 0,
+          step: (steps, n, emit) => {
+            for (let copy = 0; copy < 3; copy++) emit(`${n}.${copy}`);
+            return steps + 1;
+          },
+          handle,
+        }),
+        take(2),
+      )
+      .subscribe((v) => seen.push(v));
+    expect(seen).toEqual(['0.0', '0.1']);
+    expect(endless.pulls).toBe(1);
+    expect(handle.snapshot()).toBeUndefined();
+  });
+
+  it('does not break unsubscription chains', () => {
+    scheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-b-c-d-|', { a: 1, b: 2, c: 3, d: 4 });
+      const result = source.pipe(
+        mergeMap((n) => of(n)),
+        runningSum(),
+        mergeMap((n) => of(n)),
+      );
+      expectObservable(result, '----!').toBe('-x-y-', { x: 1, y: 3 });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+    });
   });
 
   it('runs the documented example', () => {

@@ -1,7 +1,8 @@
-import { from, Subject } from 'rxjs';
+import { from, mergeMap, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Ranked, RivuletError, topK } from 'rivulet';
 import { callbackFailed } from '../../lib/core/errors';
+import { EndlessSource } from './syncSource';
 
 interface Update {
   key: string;
@@ -98,6 +99,28 @@ describe('topK', () => {
         x: [r('a', 1)],
         y: [r('b', 2), r('a', 1)],
       });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+    });
+  });
+
+  it('stops listening to a synchronous changelog when unsubscribed', () => {
+    // Every update raises a new key above the others, so every update changes the list.
+    const endless = new EndlessSource((i): Update => ({ key: `k${i}`, score: i + 1 }));
+    const lists: string[] = [];
+    endless.source.pipe(topK({ k: 2, ...byKey }), take(3)).subscribe((list) => lists.push(list.map((e) => e.key).join(' ')));
+    expect(lists).toEqual(['k0', 'k1 k0', 'k2 k1']);
+    expect(endless.pulls).toBe(3);
+  });
+
+  it('does not break unsubscription chains', () => {
+    newScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-b-c-|', updates('a1', 'b2', 'c3'));
+      const result = source.pipe(
+        mergeMap((u) => of(u)),
+        topK({ k: 2, ...byKey }),
+        mergeMap((list) => of(list)),
+      );
+      expectObservable(result, '----!').toBe('-x-y-', { x: [r('a', 1)], y: [r('b', 2), r('a', 1)] });
       expectSubscriptions(source.subscriptions).toBe('^---!');
     });
   });

@@ -58,6 +58,40 @@ describe('operate', () => {
     expect(pulled.count).toBe(3);
   });
 
+  it('does not subscribe the source when the destination is already closed, and finalizes once', () => {
+    let subscribed = 0;
+    const finalized: string[] = [];
+    const after: string[] = [];
+    new Observable<number>((destination) => {
+      destination.complete();
+      const inner = operate(new Observable<number>(() => void subscribed++), destination, {
+        next: (n) => destination.next(n),
+        finalize: () => finalized.push('finalize'),
+      });
+      after.push(inner.closed ? 'closed' : 'open');
+    }).subscribe();
+    expect(subscribed).toBe(0);
+    expect(finalized).toEqual(['finalize']);
+    expect(after).toEqual(['closed']);
+  });
+
+  it('lets handlers replace the default error and completion', () => {
+    const events: string[] = [];
+    const swallowing = (source: Observable<number>) =>
+      new Observable<number>((destination) => {
+        operate(source, destination, {
+          next: (n) => destination.next(n),
+          error: () => destination.complete(),
+          complete: () => {
+            throw new Error('complete handler');
+          },
+        });
+      });
+    swallowing(throwError(() => new Error('ignored'))).subscribe({ complete: () => events.push('completed') });
+    swallowing(EMPTY).subscribe({ error: (e: Error) => events.push(e.message) });
+    expect(events).toEqual(['completed', 'complete handler']);
+  });
+
   it('does not break unsubscription chains', () => {
     const torn: string[] = [];
     const source = new Observable<number>(() => () => torn.push('source'));
@@ -83,6 +117,24 @@ describe('guarded', () => {
     }
     expect(thrown).toBeInstanceOf(RivuletError);
     expect(thrown).toMatchObject({ code: 'ERR_CALLBACK_FAILED', message: 'myOp: keyOf threw: nope', cause });
+  });
+
+  it("wraps a RivuletError too with 'wrap', so a code that is only ever thrown is never emitted", () => {
+    const original = new RivuletError('ERR_INVALID_OPTION', 'inner: bad option');
+    const fn = guarded(
+      'myOp',
+      'pipeline',
+      () => {
+        throw original;
+      },
+      'wrap',
+    );
+    expect(() => fn()).toThrow(expect.objectContaining({ code: 'ERR_CALLBACK_FAILED', message: 'myOp: pipeline threw: inner: bad option', cause: original }));
+  });
+
+  it('passes up to three arguments and the result through', () => {
+    const step = guarded('myOp', 'step', (a: number, b: string, c: boolean) => `${a}${b}${c}`);
+    expect(step(1, 'x', true)).toBe('1xtrue');
   });
 
   it('lets a RivuletError through unchanged', () => {
