@@ -1,5 +1,6 @@
 import { OperatorFunction } from 'rxjs';
-import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
+import { invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
+import { guarded } from '../lib/core/operate';
 import { checkEventTimeOptions, EventTimeOptions } from '../lib/windowing/windowClock';
 import { counting } from '../lib/windowing/aggregators';
 import { fixedPanes } from '../lib/windowing/panes';
@@ -52,16 +53,9 @@ export function slidingHourWindow<T, K>(o: SlidingHourWindowOptions<T, K>): Oper
   checkEventTimeOptions(where, { ...o, panes }, hours);
   if (typeof o.keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
   if (o.weightOf !== undefined && typeof o.weightOf !== 'function') throw invalidOption(where, 'weightOf must be a function');
-  // Wrapped so that a failure names this operator, not the slidingWindow it is built on.
-  const named = <R>(name: string, fn: (value: T) => R) => (value: T): R => {
-    try {
-      return fn(value);
-    } catch (error) {
-      throw error instanceof RivuletError ? error : callbackFailed(where, name, error);
-    }
-  };
+  // Wrapped here so that a failure names this operator, not the slidingWindow it is built on.
   const finite = (name: string, fn: (value: T) => number) => {
-    const call = named(name, fn);
+    const call = guarded(where, name, fn);
     return (value: T): number => {
       const n = call(value);
       if (typeof n === 'number' && Number.isFinite(n)) return n;
@@ -71,8 +65,8 @@ export function slidingHourWindow<T, K>(o: SlidingHourWindowOptions<T, K>): Oper
   const { weightOf, late } = o;
   return slidingWindow<T, K, number>({
     ...o,
-    late: late && { next: named('late.next', (value) => late.next(value)) },
-    keyOf: named('keyOf', o.keyOf),
+    late: late && { next: guarded(where, 'late.next', (value: T) => late.next(value)) },
+    keyOf: guarded(where, 'keyOf', o.keyOf),
     timestampOf: finite('timestampOf', o.timestampOf),
     panes,
     windowPanes: hours,

@@ -1,7 +1,8 @@
 import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/core/errors';
 import { PaneStore } from '../lib/windowing/paneStore';
-import { asWindowError, keyOfValue, subscribeWindowed } from './internal/windowed';
+import { guarded } from '../lib/core/operate';
+import { guardAggregator, guardWindowOptions, subscribeWindowed } from './internal/windowed';
 import { checkEventTimeOptions, EventTimeOptions, WindowClock } from '../lib/windowing/windowClock';
 import { Aggregator } from '../lib/windowing/aggregators';
 import { PaneAssigner } from '../lib/windowing/panes';
@@ -75,25 +76,28 @@ export interface SlidingWindowOptions<T, K, A> extends EventTimeOptions<T> {
  * // rx 1 1 3    (02:00 arrived: the 00:00 hour expired first)
  * // ws 1 1 3
  */
-export function slidingWindow<T, K, A>(o: SlidingWindowOptions<T, K, A>): OperatorFunction<T, WindowChange<K, A>> {
+export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): OperatorFunction<T, WindowChange<K, A>> {
   const where = 'slidingWindow';
-  checkEventTimeOptions(where, o, o?.windowPanes);
-  if (typeof o.keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
-  const { keyOf, panes: assigner, windowPanes, aggregate } = o;
-  if (!aggregate || typeof aggregate.zero !== 'function' || typeof aggregate.add !== 'function' || typeof aggregate.merge !== 'function') {
+  checkEventTimeOptions(where, options, options?.windowPanes);
+  if (typeof options.keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
+  const { windowPanes, aggregate: given } = options;
+  if (!given || typeof given.zero !== 'function' || typeof given.add !== 'function' || typeof given.merge !== 'function') {
     throw invalidOption(where, 'aggregate must be an Aggregator such as counting()');
   }
-  const allowedLatenessMs = o.allowedLatenessMs ?? 0;
+  const o = guardWindowOptions(where, options);
+  const keyOf = guarded(where, 'keyOf', options.keyOf);
+  const aggregate = guardAggregator(where, given);
   const { subtract, clone } = aggregate;
+  const allowedLatenessMs = o.allowedLatenessMs ?? 0;
 
   return (source) =>
-    new Observable<WindowChange<K, A>>((subscriber) => {
-      const clock = new WindowClock(assigner, windowPanes, allowedLatenessMs);
+    new Observable<WindowChange<K, A>>((destination) => {
+      const clock = new WindowClock(o.panes, windowPanes, allowedLatenessMs);
       const store = new PaneStore<K, A>();
       // Per key: the running total and how many open panes hold the key.
       const keys = new Map<K, { total: A; panes: number }>();
       const emit = (key: K, total: A): void =>
-        subscriber.next({ key, total: clone ? clone.call(aggregate, total) : total, windowStart: clock.windowStart, windowEnd: clock.windowEnd });
+        destination.next({ key, total: clone ? clone(total) : total, windowStart: clock.windowStart, windowEnd: clock.windowEnd });
 
       const recompute = (key: K): A => {
         let total = aggregate.zero();
@@ -104,7 +108,7 @@ export function slidingWindow<T, K, A>(o: SlidingWindowOptions<T, K, A>): Operat
         return total;
       };
 
-      return subscribeWindowed(where, source, subscriber, { ...o, panes: assigner }, clock, {
+      subscribeWindowed(where, source, destination, o, clock, {
         expire() {
           let oldest: number | undefined;
           while ((oldest = store.oldestStart()) !== undefined && oldest < clock.windowStart) {
@@ -117,25 +121,21 @@ export function slidingWindow<T, K, A>(o: SlidingWindowOptions<T, K, A>): Operat
                 emit(key, aggregate.zero());
                 continue;
               }
-              state.total = subtract ? subtract.call(aggregate, state.total, part) : recompute(key);
+              state.total = subtract ? subtract(state.total, part) : recompute(key);
               emit(key, state.total);
             }
           }
         },
         accept(value, paneStart) {
-          const key = keyOfValue(where, keyOf, value);
-          try {
-            const pane = store.open(paneStart);
-            let state = keys.get(key);
-            if (state === undefined) keys.set(key, (state = { total: aggregate.zero(), panes: 0 }));
-            const part = pane.get(key);
-            if (part === undefined) state.panes++;
-            pane.set(key, aggregate.add(part ?? aggregate.zero(), value));
-            state.total = aggregate.add(state.total, value);
-            emit(key, state.total);
-          } catch (error) {
-            throw asWindowError(where, 'aggregate.add', error);
-          }
+          const key = keyOf(value);
+          const pane = store.open(paneStart);
+          let state = keys.get(key);
+          if (state === undefined) keys.set(key, (state = { total: aggregate.zero(), panes: 0 }));
+          const part = pane.get(key);
+          if (part === undefined) state.panes++;
+          pane.set(key, aggregate.add(part ?? aggregate.zero(), value));
+          state.total = aggregate.add(state.total, value);
+          emit(key, state.total);
         },
         complete() {},
       });

@@ -1,7 +1,8 @@
 import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/core/errors';
 import { PaneStore } from '../lib/windowing/paneStore';
-import { asWindowError, keyOfValue, subscribeWindowed } from './internal/windowed';
+import { guarded } from '../lib/core/operate';
+import { guardWindowOptions, subscribeWindowed } from './internal/windowed';
 import { checkEventTimeOptions, EventTimeOptions, WindowClock } from '../lib/windowing/windowClock';
 import { Aggregator } from '../lib/windowing/aggregators';
 import { PaneAssigner } from '../lib/windowing/panes';
@@ -60,45 +61,46 @@ export interface TumblingWindowOptions<T, K, A> extends EventTimeOptions<T> {
  * // 2024-03-10T08:00:00.000Z 23 Map(2) { 200 => 1, 404 => 1 }   (emitted on completion: the
  * // 2024-03-11T07:00:00.000Z 24 Map(1) { 200 => 1 }              watermark is still 5 min short)
  */
-export function tumblingWindow<T, K = undefined, A = unknown>(o: TumblingWindowOptions<T, K, A>): OperatorFunction<T, WindowResult<K, A>> {
+export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingWindowOptions<T, K, A>): OperatorFunction<T, WindowResult<K, A>> {
   const where = 'tumblingWindow';
-  checkEventTimeOptions(where, o, 1);
-  const { keyOf, panes: assigner, aggregate } = o;
-  if (keyOf !== undefined && typeof keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
-  if (!aggregate || typeof aggregate.zero !== 'function' || typeof aggregate.add !== 'function') {
+  checkEventTimeOptions(where, options, 1);
+  const { keyOf: givenKeyOf, aggregate: given } = options;
+  if (givenKeyOf !== undefined && typeof givenKeyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
+  if (!given || typeof given.zero !== 'function' || typeof given.add !== 'function') {
     throw invalidOption(where, 'aggregate must be an Aggregator such as countingBy(keyOf)');
   }
-  const emitOnComplete = o.emitOnComplete ?? true;
+  const o = guardWindowOptions(where, options);
+  const keyOf = givenKeyOf && guarded(where, 'keyOf', givenKeyOf);
+  // A tumbling window only ever starts and adds to an aggregate.
+  const zero = guarded(where, 'aggregate.zero', given.zero.bind(given));
+  const add = guarded(where, 'aggregate.add', given.add.bind(given));
+  const emitOnComplete = options.emitOnComplete ?? true;
   const allowedLatenessMs = o.allowedLatenessMs ?? 0;
 
   return (source) =>
-    new Observable<WindowResult<K, A>>((subscriber) => {
-      const clock = new WindowClock(assigner, 1, allowedLatenessMs);
+    new Observable<WindowResult<K, A>>((destination) => {
+      const clock = new WindowClock(o.panes, 1, allowedLatenessMs);
       const store = new PaneStore<K, A>();
       const closeOldest = (): void => {
         // Removed before emitting, so a re-entrant call never sees it half done.
         const { start, pane } = store.closeOldest()!;
-        const windowEnd = assigner.nextPaneStart(start);
-        for (const [key, value] of pane) subscriber.next({ key, value, windowStart: start, windowEnd });
+        const windowEnd = o.panes.nextPaneStart(start);
+        for (const [key, value] of pane) destination.next({ key, value, windowStart: start, windowEnd });
       };
 
-      return subscribeWindowed(where, source, subscriber, o, clock, {
+      subscribeWindowed(where, source, destination, o, clock, {
         expire() {
           let oldest: number | undefined;
           while ((oldest = store.oldestStart()) !== undefined && oldest < clock.windowStart) closeOldest();
         },
         accept(value, paneStart) {
-          const key = keyOf ? keyOfValue(where, keyOf, value) : (undefined as K);
-          try {
-            const pane = store.open(paneStart);
-            const acc = pane.get(key);
-            pane.set(key, aggregate.add(acc === undefined ? aggregate.zero() : acc, value));
-          } catch (error) {
-            throw asWindowError(where, 'aggregate.add', error);
-          }
+          const key = keyOf ? keyOf(value) : (undefined as K);
+          const pane = store.open(paneStart);
+          const acc = pane.get(key);
+          pane.set(key, add(acc === undefined ? zero() : acc, value));
         },
         complete() {
-          if (emitOnComplete) while (store.size > 0 && !subscriber.closed) closeOldest();
+          if (emitOnComplete) while (store.size > 0 && !destination.closed) closeOldest();
         },
       });
     });

@@ -2,12 +2,17 @@
  * The subscription plumbing that rivulet's event-time window operators share (slidingWindow,
  * tumblingWindow): timestamps, the clock, expiry, late values. Internal: not part of the public API.
  */
-import { Observable, Subscriber, Subscription } from 'rxjs';
-import { callbackFailed, RivuletError } from '../../lib/core/errors';
+import { Observable, Subscriber } from 'rxjs';
+import { RivuletError } from '../../lib/core/errors';
+import { guarded, operate } from '../../lib/core/operate';
+import { Aggregator } from '../../lib/windowing/aggregators';
 import { PaneAssigner } from '../../lib/windowing/panes';
 import { EventTimeOptions, WindowClock } from '../../lib/windowing/windowClock';
 
-/** What a window operator does as the plumbing drives it. May throw; see {@link asWindowError}. */
+/**
+ * What a window operator does as the plumbing drives it. A handler may throw: the output errors
+ * with what it threw (callbacks come in already wrapped by {@link guardWindowOptions}).
+ */
 export interface WindowHandlers<T> {
   /** `clock.windowStart` moved: close the panes before it. */
   expire(): void;
@@ -17,18 +22,39 @@ export interface WindowHandlers<T> {
   complete(): void;
 }
 
-/** Errors from user callbacks name the operator and the callback; rivulet's own pass through. */
-export function asWindowError(where: string, callback: string, cause: unknown): RivuletError {
-  return cause instanceof RivuletError ? cause : callbackFailed(where, callback, cause);
+export type WindowOptions<T> = EventTimeOptions<T> & { panes: PaneAssigner };
+
+/**
+ * The options with every user callback wrapped once, when the operator is created, so that a
+ * throw names the operator and the callback. Errors rivulet raised itself pass through: those of
+ * an operator built on this one (slidingHourWindow) or of a library aggregator (`counting`).
+ */
+export function guardWindowOptions<T>(where: string, o: WindowOptions<T>): WindowOptions<T> {
+  const { panes, late } = o;
+  return {
+    allowedLatenessMs: o.allowedLatenessMs,
+    stats: o.stats,
+    eventTime$: o.eventTime$,
+    timestampOf: guarded(where, 'timestampOf', o.timestampOf),
+    late: late && { next: guarded(where, 'late.next', (value: T) => late.next(value)) },
+    panes: {
+      name: panes.name,
+      paneStartOf: guarded(where, 'panes.paneStartOf', panes.paneStartOf.bind(panes)),
+      nextPaneStart: guarded(where, 'panes.nextPaneStart', panes.nextPaneStart.bind(panes)),
+    },
+  };
 }
 
-/** A value's key through the user's `keyOf`, naming the operator if it throws. */
-export function keyOfValue<T, K>(where: string, keyOf: (value: T) => K, value: T): K {
-  try {
-    return keyOf(value);
-  } catch (error) {
-    throw asWindowError(where, 'keyOf', error);
-  }
+/** The aggregator with each of its methods wrapped as {@link guardWindowOptions} does. */
+export function guardAggregator<T, A>(where: string, aggregate: Aggregator<T, A>): Aggregator<T, A> {
+  const { subtract, clone } = aggregate;
+  return {
+    zero: guarded(where, 'aggregate.zero', aggregate.zero.bind(aggregate)),
+    add: guarded(where, 'aggregate.add', aggregate.add.bind(aggregate)),
+    merge: guarded(where, 'aggregate.merge', aggregate.merge.bind(aggregate)),
+    subtract: subtract && guarded(where, 'aggregate.subtract', subtract.bind(aggregate)),
+    clone: clone && guarded(where, 'aggregate.clone', clone.bind(aggregate)),
+  };
 }
 
 /**
@@ -38,83 +64,45 @@ export function keyOfValue<T, K>(where: string, keyOf: (value: T) => K, value: T
 export function subscribeWindowed<T, R>(
   where: string,
   source: Observable<T>,
-  subscriber: Subscriber<R>,
-  o: EventTimeOptions<T> & { panes: PaneAssigner },
+  destination: Subscriber<R>,
+  o: WindowOptions<T>,
   clock: WindowClock,
   handlers: WindowHandlers<T>,
-): Subscription {
+): void {
   const { timestampOf, late, stats, panes } = o;
-  const subscription = new Subscription();
-  const fail = (error: unknown): void => subscriber.error(asWindowError(where, 'aggregate', error));
   const advance = (t: number): void => {
     if (clock.advance(t)) handlers.expire();
     if (stats) stats.watermark = clock.watermark;
   };
-  if (o.eventTime$) {
-    subscription.add(
-      o.eventTime$.subscribe({
-        next(t) {
-          if (typeof t !== 'number' || !Number.isFinite(t)) {
-            subscriber.error(new RivuletError('ERR_INVALID_VALUE', `${where}: eventTime$ emitted ${String(t)}, expected finite epoch ms`));
-            return;
-          }
-          try {
-            advance(t);
-          } catch (error) {
-            fail(error);
-          }
-        },
-        error: (error) => subscriber.error(error),
-        // Its completion only means no more outside progress; the source still drives time.
-      }),
-    );
-  }
-  if (subscriber.closed) return subscription;
-  subscription.add(
-    source.subscribe({
-      next(value) {
-        let t: number;
-        try {
-          t = timestampOf(value);
-        } catch (error) {
-          subscriber.error(asWindowError(where, 'timestampOf', error));
-          return;
-        }
-        if (typeof t !== 'number' || !Number.isFinite(t)) {
-          subscriber.error(new RivuletError('ERR_INVALID_VALUE', `${where}: timestampOf returned ${String(t)}, expected finite epoch ms`));
-          return;
-        }
-        try {
-          advance(t); // expire first, then add: an event never lands in a pane that is closing
-          const paneStart = panes.paneStartOf(t);
-          if (paneStart >= clock.windowStart) {
-            handlers.accept(value, paneStart);
-            return;
-          }
-          if (stats) stats.late++;
-          if (late) {
-            try {
-              late.next(value);
-            } catch (error) {
-              subscriber.error(asWindowError(where, 'late.next', error));
-            }
-          }
-        } catch (error) {
-          fail(error);
-        }
+  const requireTime = (t: number, what: string): void => {
+    if (typeof t !== 'number' || !Number.isFinite(t)) {
+      throw new RivuletError('ERR_INVALID_VALUE', `${where}: ${what} ${String(t)}, expected finite epoch ms`);
+    }
+  };
+  const ticks =
+    o.eventTime$ &&
+    operate(o.eventTime$, destination, {
+      next(t) {
+        requireTime(t, 'eventTime$ emitted');
+        advance(t);
       },
-      error: (error) => subscriber.error(error),
-      complete() {
-        subscription.unsubscribe(); // eventTime$ too: no more progress can matter
-        try {
-          handlers.complete();
-        } catch (error) {
-          fail(error);
-          return;
-        }
-        subscriber.complete();
-      },
-    }),
-  );
-  return subscription;
+      // Its completion only means no more outside progress; the source still drives time.
+      complete() {},
+    });
+  operate(source, destination, {
+    next(value) {
+      const t = timestampOf(value);
+      requireTime(t, 'timestampOf returned');
+      advance(t); // expire first, then add: an event never lands in a pane that is closing
+      const paneStart = panes.paneStartOf(t);
+      if (paneStart >= clock.windowStart) return handlers.accept(value, paneStart);
+      if (stats) stats.late++;
+      late?.next(value);
+    },
+    complete() {
+      ticks?.unsubscribe(); // no more progress can matter
+      handlers.complete();
+      destination.complete();
+    },
+  });
 }

@@ -1,6 +1,7 @@
-import { catchError, Observable, of, Subject } from 'rxjs';
+import { catchError, mergeMap, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RivuletError, slidingHourWindow, SlidingHourWindowOptions, WindowChange, windowStats } from 'rivulet';
+import { EndlessSource } from './syncSource';
 
 const H = 3_600_000;
 interface Ev { k: string; t: number; w?: number }
@@ -188,6 +189,30 @@ describe('slidingHourWindow', () => {
       expectObservable(source.pipe(slidingHourWindow(options({ eventTime$ }))), '--!').toBe('-a-', { a: change('a', 1, -23, 1) });
       expectSubscriptions(source.subscriptions).toBe('^-!');
       expectSubscriptions(eventTime$.subscriptions).toBe('^-!');
+    });
+  });
+
+  it('stops listening to a synchronous source when unsubscribed', () => {
+    // A one-hour window and one event an hour: each event expires the previous one, then adds itself.
+    const endless = new EndlessSource((i) => ev('a', i));
+    const seen: string[] = [];
+    endless.source.pipe(slidingHourWindow(options({ hours: 1 })), take(3)).subscribe((c) => seen.push(`${c.key}:${c.total}`));
+    expect(seen).toEqual(['a:1', 'a:0', 'a:1']);
+    expect(endless.pulls).toBe(2);
+  });
+
+  it('does not break unsubscription chains', () => {
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
+      const eventTime$ = hot<number>('--------');
+      const result = source.pipe(
+        mergeMap((e) => of(e)),
+        slidingHourWindow(options({ eventTime$ })),
+        mergeMap((c) => of(c)),
+      );
+      expectObservable(result, '----!').toBe('-a-b-', { a: change('a', 1, -23, 1), b: change('a', 2, -22, 2) });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+      expectSubscriptions(eventTime$.subscriptions).toBe('^---!');
     });
   });
 

@@ -1,6 +1,7 @@
-import { catchError, Observable, of } from 'rxjs';
+import { catchError, mergeMap, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Aggregator, counting, countingBy, fixedPanes, RivuletError, slidingWindow, SlidingWindowOptions, WindowChange, windowStats } from 'rivulet';
+import { EndlessSource } from './syncSource';
 
 const H = 3_600_000;
 interface Ev { k: string; t: number; id?: string; code?: number }
@@ -205,6 +206,54 @@ describe('slidingWindow', () => {
         e: 'ERR_CALLBACK_FAILED: slidingWindow: late.next threw: boom',
       });
     });
+  });
+
+  it('stops listening to a synchronous source when unsubscribed, even halfway through an expiry', () => {
+    // A one-pane window and one event an hour: each event expires the previous one, then adds itself.
+    const endless = new EndlessSource((i) => ev('a', i));
+    const seen: string[] = [];
+    endless.source.pipe(slidingWindow(hourly({ windowPanes: 1 })), take(2)).subscribe((c) => seen.push(`${c.key}:${c.total}`));
+    expect(seen).toEqual(['a:1', 'a:0']);
+    expect(endless.pulls).toBe(2);
+  });
+
+  it('does not break unsubscription chains', () => {
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
+      const eventTime$ = hot<number>('--------');
+      const result = source.pipe(
+        mergeMap((e) => of(e)),
+        slidingWindow(hourly({ eventTime$ })),
+        mergeMap((c) => of(c)),
+      );
+      expectObservable(result, '----!').toBe('-a-b-', { a: change('a', 1, -1, 1), b: change('a', 2, 0, 2) });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+      expectSubscriptions(eventTime$.subscriptions).toBe('^---!');
+    });
+  });
+
+  it('is re-entrant: a subscriber may feed the source from within next, during an expiry too', () => {
+    const source = new Subject<Ev>();
+    const stats = windowStats();
+    const seen: string[] = [];
+    source.pipe(slidingWindow(hourly({ windowPanes: 1, stats }))).subscribe((c) => {
+      seen.push(`${c.key}:${c.total}@${c.windowStart / H}`);
+      // While the 00:00 pane expires: one event in the new window, one that moves time on again.
+      if (c.key === 'a' && c.total === 0 && c.windowStart === 2 * H) source.next(ev('b', 2));
+      if (c.key === 'b' && c.total === 0) source.next(ev('c', 6));
+    });
+    source.next(ev('a', 0));
+    source.next(ev('a', 2));
+    expect(seen).toEqual(['a:1@0', 'a:0@2', 'b:1@2', 'a:1@2']);
+    // a@3 expires the 02:00 pane, b first (it came first there); b:0 feeds c@6, which is handled
+    // at once: the expiring pane was taken out before emitting, so c neither sees it nor waits
+    // for it. Then a leaves, and a@3 itself is late behind the watermark c moved.
+    source.next(ev('a', 3));
+    expect(seen.slice(4)).toEqual(['b:0@3', 'c:1@6', 'a:0@6']);
+    expect(stats).toEqual({ late: 1, watermark: 6 * H });
+    // Nothing was left half done: a was forgotten, c's pane expires on its own schedule.
+    source.next(ev('a', 7));
+    expect(seen.slice(7)).toEqual(['c:0@7', 'a:1@7']);
   });
 
   it('shares no state between subscriptions of the same operator', () => {

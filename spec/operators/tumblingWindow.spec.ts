@@ -1,7 +1,8 @@
 import { readFileSync } from 'fs';
-import { catchError, from, Observable, of, Subject } from 'rxjs';
+import { catchError, from, mergeMap, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { calendarDays, counting, countingBy, fixedPanes, RivuletError, tumblingWindow, TumblingWindowOptions, WindowResult, windowStats } from 'rivulet';
+import { EndlessSource } from './syncSource';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -211,6 +212,44 @@ describe('tumblingWindow', () => {
       expectSubscriptions(source.subscriptions).toBe('^---!');
       expectSubscriptions(eventTime$.subscriptions).toBe('^---!');
     });
+  });
+
+  it('stops listening to a synchronous source when unsubscribed', () => {
+    // One event an hour: each event closes the window of the one before.
+    const endless = new EndlessSource((i) => ev('a', i));
+    const closed: number[] = [];
+    endless.source.pipe(tumblingWindow(hourly()), take(3)).subscribe((w) => closed.push(w.windowStart / H));
+    expect(closed).toEqual([0, 1, 2]);
+    expect(endless.pulls).toBe(4);
+  });
+
+  it('does not break unsubscription chains', () => {
+    scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
+      const eventTime$ = hot<number>('--------');
+      const windows = source.pipe(
+        mergeMap((e) => of(e)),
+        tumblingWindow(hourly({ eventTime$ })),
+        mergeMap((w) => of(w)),
+      );
+      expectObservable(windows, '----!').toBe('---x-', { x: result('a', 1, 0, H) });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+      expectSubscriptions(eventTime$.subscriptions).toBe('^---!');
+    });
+  });
+
+  it('is re-entrant: a subscriber may feed the source while a window is being emitted', () => {
+    const source = new Subject<Ev>();
+    const seen: string[] = [];
+    source.pipe(tumblingWindow(hourly())).subscribe((w) => {
+      seen.push(`${w.key}=${w.value}@${w.windowStart / H}`);
+      if (w.windowStart === 0) source.next(ev('b', 1.5));
+    });
+    source.next(ev('a', 0));
+    source.next(ev('a', 1));
+    source.complete();
+    // b joined the 01:00 window before a@1 itself did, so it comes first there.
+    expect(seen).toEqual(['a=1@0', 'b=1@1', 'a=1@1']);
   });
 
   it('sends each throwing callback and a non-finite time down the error channel, naming them', () => {
