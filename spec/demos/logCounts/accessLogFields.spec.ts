@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { parseAccessLogFields, parseAccessLogLine } from 'rivulet/demos';
+import { ANTLR_LOG_SAMPLE, ELASTIC_LOG_SAMPLE, WALLAROO_DAYS } from '../../support/data';
+
+const REAL_LINES = [ANTLR_LOG_SAMPLE, ELASTIC_LOG_SAMPLE, ...WALLAROO_DAYS].flatMap((file) => readFileSync(file, 'utf8').split('\n'));
+
+/** The fast path's answer must be the full parser's, field for field, reason for reason. */
+function expectSameAsFullParser(line: string): void {
+  const full = parseAccessLogLine(line);
+  const fast = parseAccessLogFields(line);
+  if (!full.ok) {
+    expect(fast).toEqual({ ok: false, reason: full.reason });
+    return;
+  }
+  expect(fast.ok).toBe(true);
+  if (!fast.ok) return;
+  const r = full.record;
+  expect([fast.timestampMs, fast.utcOffsetMinutes, fast.localDay, fast.status, fast.method]).toEqual([r.timestampMs, r.utcOffsetMinutes, r.localDay, r.status, r.method]);
+  expect(fast.record()).toEqual(r);
+}
+
+describe('parseAccessLogFields', () => {
+  it('reads the time, status and method of a Common Log Format line, and the whole record on demand', () => {
+    const line = '64.242.88.10 - - [07/Mar/2004:16:05:49 -0800] "GET /twiki/bin/edit/Main/Double HTTP/1.1" 401 12846';
+    const fields = parseAccessLogFields(line);
+    expect(fields).toMatchObject({ ok: true, timestampMs: Date.parse('2004-03-08T00:05:49Z'), utcOffsetMinutes: -480, localDay: '2004-03-07', status: 401, method: 'GET' });
+    expect(fields.ok && fields.record()).toMatchObject({ host: '64.242.88.10', path: '/twiki/bin/edit/Main/Double', bytes: 12846, referer: undefined });
+  });
+
+  it('agrees with the full parser on every line of the real logs in the repository', () => {
+    expect(REAL_LINES.length).toBeGreaterThan(1500);
+    for (const line of REAL_LINES) expectSameAsFullParser(line);
+    // The elastic sample's truncated line is rejected with the full parser's reason.
+    const truncated = REAL_LINES.filter((l) => !parseAccessLogFields(l).ok && l !== '');
+    expect(truncated).toHaveLength(1);
+  });
+
+  it.each([
+    ['a leap day', 'h - - [29/Feb/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['no leap day in 1900', 'h - - [29/Feb/1900:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['a leap day in 2000', 'h - - [29/Feb/2000:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['31 April', 'h - - [31/Apr/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['day 00', 'h - - [00/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['a two-digit year, which Date.UTC reads as 19xx', 'h - - [29/Feb/0004:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['29 February 0000, which Date.UTC reads as 1900 (no leap day)', 'h - - [29/Feb/0000:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['year 0100', 'h - - [01/Jan/0100:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['a leap second', 'h - - [30/Jun/2015:23:59:60 +0000] "GET / HTTP/1.1" 200 1'],
+    ['a leap second at the end of a year', 'h - - [31/Dec/2016:23:59:60 +0000] "GET / HTTP/1.1" 200 1'],
+    ['hour 24', 'h - - [01/Jan/2024:24:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['offset minutes above 59', 'h - - [01/Jan/2024:10:00:00 +0199] "GET / HTTP/1.1" 200 1'],
+    ['a lower-case month', 'h - - [01/jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['escaped quotes in the request', 'h - - [01/Jan/2024:10:00:00 +0000] "GET /a\\"b HTTP/1.1" 200 1'],
+    ['an escaped backslash before the closing quote', 'h - - [01/Jan/2024:10:00:00 +0000] "GET /a\\\\" 200 1'],
+    ['an escaped line end', 'h - - [01/Jan/2024:10:00:00 +0000] "GET /a\\\n" 200 1'],
+    ['escaped quotes in the user agent', '1.2.3.4 - bob [02/Sep/2003:00:00:09 -0700] "HEAD / HTTP/1.0" 304 - "http://x/" "Mozilla/4.0 (a \\"b\\")"\r\n'],
+    ['a no-break space in the host', 'h\u00a0x - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['a non-ASCII user', 'h - jörg [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['a tab between fields', 'h\t- - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['trailing spaces and CRLF', 'h - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 \t\r\n'],
+    ['a trailing no-break space', 'h - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1\u00a0'],
+    ['trailing junk', 'h - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 x'],
+    ['a truncated user agent', 'h - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "ref" "agent'],
+    ['a size of -5', 'h - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 -5'],
+    ['a four-digit status', 'h - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 2000 1'],
+    ['a request that is not METHOD PATH PROTOCOL', 'h - - [01/Jan/2024:10:00:00 +0000] "-" 408 -'],
+    ['a lower-case method', 'h - - [01/Jan/2024:10:00:00 +0000] "get / HTTP/1.1" 200 1'],
+    ['a bracket inside the host', 'a[b - - [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['two timestamps', 'h - - [x] [01/Jan/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1'],
+    ['an empty line', ''],
+  ])('gives the full parser\'s answer for %s', (_what, line) => {
+    expectSameAsFullParser(line);
+  });
+
+  // Pieces of real lines, usually well formed, sometimes with the characters and values that the
+  // full parser's regular expressions tell apart (\S and \s, \d, quotes, backslashes, line ends,
+  // impossible dates): about two fifths of the generated lines parse.
+  const oddChars = ['"', '\\', ' ', '\t', '\r', '\n', '\u00a0', '\u2028', '\ufeff', ']', '[', ':', '/', '-', '+', '0', '9', 'é', '😀', 'A', 'z'];
+  const odd = fc.oneof(fc.constantFrom(...oddChars), fc.string({ maxLength: 3 }));
+  const usually = <T>(common: fc.Arbitrary<T>, rare: fc.Arbitrary<T>) => fc.oneof({ arbitrary: common, weight: 12 }, { arbitrary: rare, weight: 1 });
+  const digits = (n: number, max: number) => fc.integer({ min: 0, max }).map((v) => String(v).padStart(n, '0'));
+  const time = fc
+    .tuple(
+      usually(fc.integer({ min: 1, max: 31 }).map((d) => String(d).padStart(2, '0')), fc.constantFrom('00', '1', '32', '99')),
+      usually(fc.constantFrom('Jan', 'Feb', 'Mar', 'Apr', 'Jun', 'Sep', 'Nov', 'Dec'), fc.constantFrom('jan', 'Foo', 'FEB')),
+      usually(fc.constantFrom('1900', '2000', '2003', '2004', '2023', '2024', '2100'), fc.oneof(digits(4, 9999), fc.constantFrom('0000', '0004', '0099', '0100', '123'))),
+      usually(digits(2, 23), fc.constantFrom('24', '99', '7')),
+      usually(digits(2, 59), fc.constantFrom('60', '61')),
+      usually(digits(2, 59), fc.constantFrom('60', '61', '99')),
+      usually(fc.constantFrom('+', '-'), fc.constantFrom('*', ' ')),
+      usually(digits(2, 14), digits(2, 99)),
+      usually(fc.constantFrom('00', '30', '45'), digits(2, 99)),
+    )
+    .map(([d, mon, y, h, m, s, sign, oh, om]) => `${d}/${mon}/${y}:${h}:${m}:${s} ${sign}${oh}${om}`);
+  const text = fc.stringMatching(/^[ -!#-\[\]-~]{0,12}$/); // printable ASCII without quote and backslash
+  const quoted = usually(
+    fc.oneof(fc.constantFrom('GET / HTTP/1.1', 'POST /a?b=1 HTTP/1.0', 'get / HTTP/1.1', '-', ''), text),
+    fc.array(fc.oneof(fc.constantFrom('\\"', '\\\\', '\\\n', '\\'), odd, text), { maxLength: 4 }).map((p) => p.join('')),
+  );
+  const token = usually(fc.oneof(fc.constantFrom('-', '1.2.3.4', 'bob', 'a[b'), fc.stringMatching(/^[!-~]{1,8}$/)), fc.array(odd, { minLength: 1, maxLength: 3 }).map((p) => p.join('')));
+  const status = usually(fc.constantFrom('200', '304', '404', '500'), fc.oneof(fc.constantFrom('2000', '20', '2x0'), digits(3, 999)));
+  const size = usually(fc.oneof(fc.constant('-'), fc.integer({ min: 0, max: 1e9 }).map(String)), fc.constantFrom('-5', '', '1-', '--', '1 2'));
+  const tail = usually(
+    fc.oneof(fc.constant(''), fc.tuple(quoted, quoted).map(([a, b]) => ` "${a}" "${b}"`)),
+    fc.oneof(fc.tuple(quoted, quoted).map(([a, b]) => ` "${a}" "${b}`), fc.constantFrom(' ', '\r\n', ' \t', '\u00a0', ' x', '\n\n')),
+  );
+  const gap = usually(fc.constant(' '), fc.constantFrom('  ', '\t', ''));
+  const generated = fc
+    .tuple(token, token, token, time, quoted, status, size, tail, gap)
+    .map(([host, ident, user, t, request, code, bytes, rest, g]) => `${host}${g}${ident} ${user} [${t}] "${request}" ${code} ${bytes}${rest}`);
+
+  it('agrees with the full parser on generated lines with the characters and dates that matter', () => {
+    fc.assert(fc.property(generated, (line) => expectSameAsFullParser(line)), { numRuns: 3000 });
+  });
+
+  it('agrees with the full parser on real lines with a character inserted, removed or replaced', () => {
+    const real = REAL_LINES.filter((l) => l !== '');
+    const edited = fc
+      .tuple(fc.integer({ min: 0, max: real.length - 1 }), fc.nat(), fc.constantFrom('insert', 'remove', 'replace'), fc.constantFrom(...oddChars))
+      .map(([which, where, how, c]) => {
+        const line = real[which];
+        const at = where % (line.length + 1);
+        if (how === 'insert') return line.slice(0, at) + c + line.slice(at);
+        return line.slice(0, at) + (how === 'replace' ? c : '') + line.slice(at + 1);
+      });
+    fc.assert(fc.property(edited, (line) => expectSameAsFullParser(line)), { numRuns: 3000 });
+  });
+});
