@@ -59,22 +59,99 @@ export function calendarDays(timeZone: string): PaneAssigner {
   if (typeof timeZone !== 'string' || timeZone === '' || !Number.isFinite(new TZDate(0, timeZone).getTime())) {
     throw invalidOption('calendarDays', `unknown time zone ${JSON.stringify(timeZone)} (expected an IANA name such as "Europe/London" or an offset such as "+05:30")`);
   }
-  // Time-zone arithmetic is slow next to a comparison; events arrive mostly in order, so the
-  // last day looked up answers nearly every call. Pure, so sharing it between subscriptions is safe.
-  let cachedStart = NaN;
-  let cachedEnd = NaN;
-  const nextPaneStart = (start: number): number =>
-    // Through startOfDay again: where the next date has no midnight, the day starts later.
-    startOfDay(addDays(new TZDate(start, timeZone), 1)).getTime();
+  const startOf = (t: number): number => startOfDay(new TZDate(t, timeZone)).getTime();
+  // Through startOfDay again: where the next date has no midnight, the day starts later.
+  const after = (start: number): number => startOfDay(addDays(new TZDate(start, timeZone), 1)).getTime();
+  const days = new DayRange(startOf, after);
   return {
     name: `days(${timeZone})`,
-    paneStartOf(t) {
-      if (t >= cachedStart && t < cachedEnd) return cachedStart;
-      const start = startOfDay(new TZDate(t, timeZone)).getTime();
-      cachedStart = start;
-      cachedEnd = nextPaneStart(start);
-      return start;
-    },
-    nextPaneStart,
+    paneStartOf: (t) => days.startOf(t),
+    nextPaneStart: (start) => days.after(start),
   };
+}
+
+/** How many consecutive days a {@link DayRange} remembers. */
+const REMEMBERED_DAYS = 64;
+
+/**
+ * The zone library's answers for a run of consecutive days, so that finding an instant's day
+ * costs a comparison or two instead of a time-zone lookup (which costs more than everything else
+ * a log line goes through). Real input dwells on a few neighbouring days: a log whose lines mix
+ * UTC offsets, or arrive a little out of order, moves to and fro across one midnight on every
+ * line. The zone library is asked only for an instant outside the known days, and each day it
+ * adds is checked against it at both ends, so the answers are always the library's own. Pure
+ * (the same answers in any order of calls), so an assigner may be shared between subscriptions.
+ */
+class DayRange {
+  /** Consecutive day starts, ascending: the known days are `[starts[i], starts[i + 1])`. */
+  private starts: number[] = [];
+  /** The day asked for last: the first place to look. */
+  private last = 0;
+
+  constructor(
+    private readonly startOfUncached: (t: number) => number,
+    private readonly afterUncached: (start: number) => number,
+  ) {}
+
+  startOf(t: number): number {
+    const i = this.indexOf(t);
+    if (i >= 0) return this.starts[i];
+    const start = this.startOfUncached(t);
+    const j = this.learn(start);
+    return j < 0 ? start : this.starts[j];
+  }
+
+  after(start: number): number {
+    const i = this.indexOf(start);
+    if (i >= 0 && this.starts[i] === start) return this.starts[i + 1];
+    const n = this.starts.length - 1;
+    // The start of the day after the known ones: learning it extends the range by one day.
+    if (n >= 0 && start === this.starts[n]) {
+      const j = this.learn(start);
+      if (j >= 0) return this.starts[j + 1];
+    }
+    return this.afterUncached(start);
+  }
+
+  /** Index of the known day containing `t`, or -1. */
+  private indexOf(t: number): number {
+    const starts = this.starts;
+    const n = starts.length - 1;
+    if (!(n >= 1 && t >= starts[0] && t < starts[n])) return -1;
+    const last = this.last;
+    if (last < n && t >= starts[last] && t < starts[last + 1]) return last;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return (this.last = lo);
+  }
+
+  /**
+   * Adds the day starting at `start` (a result of startOfUncached) to the known days, next to them
+   * or in their place; returns its index, or -1 where the zone library's answers for it are not
+   * those of one contiguous day (then nothing is remembered).
+   */
+  private learn(start: number): number {
+    if (!Number.isFinite(start)) return -1;
+    const end = this.afterUncached(start);
+    if (!(end > start) || this.startOfUncached(end - 1) !== start || this.startOfUncached(end) !== end) return -1;
+    const starts = this.starts;
+    const n = starts.length - 1;
+    if (n >= 0 && start === starts[n]) {
+      starts.push(end);
+      if (starts.length > REMEMBERED_DAYS + 1) starts.shift();
+      return (this.last = starts.length - 2);
+    }
+    if (n >= 0 && end === starts[0]) {
+      starts.unshift(start);
+      if (starts.length > REMEMBERED_DAYS + 1) starts.pop();
+      return (this.last = 0);
+    }
+    this.starts = [start, end];
+    return (this.last = 0);
+  }
 }

@@ -1,3 +1,6 @@
+import { TZDate } from '@date-fns/tz';
+import { addDays, startOfDay } from 'date-fns';
+import fc from 'fast-check';
 import { calendarDays, counting, countingBy, fixedPanes, RivuletError, windowStats } from 'rivulet';
 
 const H = 3_600_000;
@@ -127,6 +130,83 @@ describe('calendarDays', () => {
     expect(optionError(() => calendarDays('Mars/Olympus_Mons')).message).toContain('"Mars/Olympus_Mons"');
     expect(optionError(() => calendarDays('')).message).toContain('unknown time zone ""');
     expect(optionError(() => calendarDays(undefined as unknown as string)).message).toContain('calendarDays');
+  });
+});
+
+describe('calendarDays against the zone library asked every time', () => {
+  // The oracle: what calendarDays computed before it remembered days, straight from the library.
+  const startOfUncached = (t: number, zone: string) => startOfDay(new TZDate(t, zone)).getTime();
+  const afterUncached = (start: number, zone: string) => startOfDay(addDays(new TZDate(start, zone), 1)).getTime();
+
+  // Zones with 23- and 25-hour days, clocks that change at midnight (Havana, Santiago, Asuncion),
+  // half-hour shifts (Lord Howe), a day that was skipped (Apia, 30 December 2011), fixed offsets.
+  const zones = [
+    'America/Los_Angeles', 'Europe/London', 'America/Santiago', 'America/Havana', 'America/Asuncion', 'Australia/Lord_Howe',
+    'Pacific/Apia', 'Asia/Tehran', 'Africa/Casablanca', 'Asia/Kolkata', 'UTC', '+05:30', '-08:00',
+  ];
+  // Instants near clock changes and near midnights, then walks from them: small steps both ways
+  // (lines of mixed offsets around one midnight), day-sized jumps, and far jumps.
+  const anchors = [
+    '2024-03-10T10:00:00Z', '2024-11-03T09:00:00Z', '2024-03-31T01:00:00Z', '2024-10-27T01:00:00Z', '2024-09-08T04:00:00Z',
+    '2024-04-07T03:00:00Z', '2024-03-10T05:00:00Z', '2024-11-03T04:00:00Z', '2011-12-29T10:00:00Z', '2024-04-06T15:00:00Z',
+    '2024-10-06T02:00:00Z', '2004-03-07T08:00:00Z', '1970-01-01T00:00:00Z',
+  ].map(Date.parse);
+  const H = 3_600_000;
+  const step = fc.oneof(
+    fc.integer({ min: -2 * H, max: 2 * H }),
+    fc.integer({ min: -30 * H, max: 30 * H }),
+    fc.constantFrom(-1, 1, 24 * H, -24 * H, 23 * H, 25 * H),
+    fc.integer({ min: -400 * 24 * H, max: 400 * 24 * H }),
+  );
+  const walk = fc.tuple(fc.constantFrom(...zones), fc.constantFrom(...anchors), fc.array(step, { minLength: 1, maxLength: 80 }));
+
+  it('gives every instant the day the zone library gives it, and every day the library\'s next day', () => {
+    fc.assert(
+      fc.property(walk, ([zone, anchor, steps]) => {
+        const days = calendarDays(zone);
+        let t = anchor;
+        for (const s of steps) {
+          t += s;
+          const start = days.paneStartOf(t);
+          expect([t, start]).toEqual([t, startOfUncached(t, zone)]);
+          expect([start, days.nextPaneStart(start)]).toEqual([start, afterUncached(start, zone)]);
+          // The instant just before a day's end is still in it; the end starts the next day.
+          const end = days.nextPaneStart(start);
+          expect([days.paneStartOf(end - 1), days.paneStartOf(end)]).toEqual([start, end]);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('answers nextPaneStart for instants that are not day starts as the library does', () => {
+    fc.assert(
+      fc.property(walk, ([zone, anchor, steps]) => {
+        const days = calendarDays(zone);
+        let t = anchor;
+        for (const s of steps) {
+          t += s;
+          days.paneStartOf(t + 7 * H);
+          expect([t, days.nextPaneStart(t)]).toEqual([t, afterUncached(t, zone)]);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('keeps the 23- and 25-hour days of Los Angeles when lines of two offsets alternate across midnight', () => {
+    const days = calendarDays('America/Los_Angeles');
+    const short = at('2024-03-10T00:00:00-08:00');
+    const long = at('2024-11-03T00:00:00-07:00');
+    for (let i = 0; i < 50; i++) {
+      expect(days.paneStartOf(short - 60_000 + i)).toBe(at('2024-03-09T00:00:00-08:00'));
+      expect(days.paneStartOf(short + 23 * H - 1 - i)).toBe(short);
+      expect(days.paneStartOf(short + 23 * H + i)).toBe(at('2024-03-11T00:00:00-07:00'));
+    }
+    expect(days.nextPaneStart(short) - short).toBe(23 * H);
+    expect(days.paneStartOf(long + 25 * H - 1)).toBe(long);
+    expect(days.nextPaneStart(long) - long).toBe(25 * H);
+    expect(days.paneStartOf(short + 1)).toBe(short);
   });
 });
 
