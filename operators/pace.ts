@@ -1,6 +1,7 @@
 import { asyncScheduler, MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from 'rxjs';
 import { FlowGate } from '../lib/core/flowGate';
-import { callbackFailed, invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/core/errors';
+import { invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/core/errors';
+import { guarded, operate } from '../lib/core/operate';
 
 export interface PaceOptions<T> {
   /** Event time of a value, in epoch milliseconds. */
@@ -53,13 +54,14 @@ export interface PaceOptions<T> {
  * ```
  */
 export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
-  const { timestampOf, speed, scheduler = asyncScheduler, gate, maxQueued = 10_000 } = options;
-  if (typeof timestampOf !== 'function') throw invalidOption('pace', 'timestampOf must be a function');
+  const { speed, scheduler = asyncScheduler, gate, maxQueued = 10_000 } = options;
+  if (typeof options.timestampOf !== 'function') throw invalidOption('pace', 'timestampOf must be a function');
   requirePositive('pace', 'speed', speed);
   if (maxQueued !== Infinity) requireInteger('pace', 'maxQueued', maxQueued);
+  const timestampOf = guarded('pace', 'timestampOf', options.timestampOf, 'wrap');
 
   return (source) =>
-    new Observable<T>((subscriber) => {
+    new Observable<T>((destination) => {
       // A FIFO of (value, due time); `head` avoids the O(n) cost of Array.shift.
       let values: T[] = [];
       let dues: number[] = [];
@@ -76,10 +78,10 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
       const drain = () => {
         timer = undefined;
         const now = scheduler.now();
-        while (head < values.length && dues[head] <= now && !subscriber.closed) {
+        while (head < values.length && dues[head] <= now && !destination.closed) {
           const value = values[head];
           values[head++] = undefined as T;
-          subscriber.next(value);
+          destination.next(value);
         }
         if (head === values.length) {
           values = [];
@@ -92,21 +94,14 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
         }
         if (gate && queued() <= maxQueued / 2) gate.resume(holder);
         if (queued() > 0) timer = scheduler.schedule(drain, Math.max(0, dues[head] - now));
-        else if (sourceDone) subscriber.complete();
+        else if (sourceDone) destination.complete();
       };
 
-      const subscription = source.subscribe({
+      operate(source, destination, {
         next: (value) => {
-          let time: number;
-          try {
-            time = timestampOf(value);
-          } catch (err) {
-            subscriber.error(callbackFailed('pace', 'timestampOf', err));
-            return;
-          }
+          const time = timestampOf(value);
           if (typeof time !== 'number' || !Number.isFinite(time)) {
-            subscriber.error(new RivuletError('ERR_INVALID_VALUE', `pace: timestampOf returned ${String(time)}, not a finite number`));
-            return;
+            throw new RivuletError('ERR_INVALID_VALUE', `pace: timestampOf returned ${String(time)}, not a finite number`);
           }
           if (Number.isNaN(firstEventTime)) {
             firstEventTime = time;
@@ -114,28 +109,22 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
           }
           const due = Math.max(lastDue, start + (time - firstEventTime) / speed);
           lastDue = due;
-          if (queued() === 0 && due <= scheduler.now()) {
-            subscriber.next(value);
-            return;
-          }
+          if (queued() === 0 && due <= scheduler.now()) return destination.next(value);
           if (queued() >= maxQueued && !gate) {
-            subscriber.error(new RivuletError('ERR_BUFFER_FULL', `pace: more than ${maxQueued} values waiting and no gate to pause the source`));
-            return;
+            throw new RivuletError('ERR_BUFFER_FULL', `pace: more than ${maxQueued} values waiting and no gate to pause the source`);
           }
           values.push(value);
           dues.push(due);
           if (gate && queued() >= maxQueued) gate.pause(holder);
           if (!timer) timer = scheduler.schedule(drain, Math.max(0, dues[head] - scheduler.now()));
         },
-        error: (err) => subscriber.error(err),
         complete: () => {
           sourceDone = true;
-          if (queued() === 0) subscriber.complete();
+          if (queued() === 0) destination.complete();
         },
       });
 
       return () => {
-        subscription.unsubscribe();
         timer?.unsubscribe();
         values = [];
         dues = [];

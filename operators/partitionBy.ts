@@ -1,7 +1,8 @@
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
-import { callbackFailed, RivuletError } from '../lib/core/errors';
+import { asyncScheduler, Observable, OperatorFunction, Subscription } from 'rxjs';
+import { RivuletError } from '../lib/core/errors';
+import { guarded, operate } from '../lib/core/operate';
 import { Partitioner, perKey } from '../lib/partitioning/partitioners';
-import { checkPartitionByOptions, Partition, PartitionByOptions, PartitionTable } from './internal/partitionTable';
+import { checkPartitionByOptions, Partition, PartitionByOptions, PartitionContext, PartitionTable } from './internal/partitionTable';
 
 export type { PartitionByOptions, PartitionContext } from './internal/partitionTable';
 
@@ -50,50 +51,41 @@ export type { PartitionByOptions, PartitionContext } from './internal/partitionT
  * ```
  */
 export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOptions<T, K, P, R>): OperatorFunction<T, R> {
-  const { keyOf, pipeline, timestampOf, idleTimeoutMs, idleEventTimeMs, maxPartitions } = checkPartitionByOptions(options);
+  const { pipeline, timestampOf: timeFn, idleTimeoutMs, idleEventTimeMs, maxPartitions } = checkPartitionByOptions(options);
   const partitioner = options.partitioner ?? (perKey<K>() as unknown as Partitioner<K, P>);
-  const partitionOf = (key: K): P => partitioner.partitionOf(key);
+  const keyOf = guarded('partitionBy', 'keyOf', options.keyOf, 'wrap');
+  const partitionOf = guarded('partitionBy', 'partitionOf', (key: K): P => partitioner.partitionOf(key), 'wrap');
+  const timestampOf = timeFn && guarded('partitionBy', 'timestampOf', timeFn, 'wrap');
+  const build = guarded('partitionBy', 'pipeline', (context: PartitionContext<P>, input: Observable<T>) => pipeline(context)(input), 'wrap');
   const scheduler = idleTimeoutMs === undefined ? undefined : (options.scheduler ?? asyncScheduler);
   // Touch order is only worth keeping when something evicts by it.
   const ordered = idleTimeoutMs !== undefined || idleEventTimeMs !== undefined || maxPartitions !== undefined;
 
   return (source) =>
-    new Observable<R>((subscriber) => {
+    new Observable<R>((destination) => {
       const table = new PartitionTable<T, P>(ordered);
       const running = new Set<Partition<T, P>>(); // partitions whose output has not completed yet
-      const stopped = () => subscriber.closed;
+      const stopped = () => destination.closed;
       const idleInEventTime = (p: Partition<T, P>) => table.maxEventTime - p.lastEventTime >= idleEventTimeMs!;
       let sweep: Subscription | undefined;
       let sourceDone = false;
       let sourceFailed = false;
 
-      const fail = (callback: string, err: unknown) => subscriber.error(callbackFailed('partitionBy', callback, err));
-      const call = <A, B>(callback: string, fn: (arg: A) => B, arg: A): B | typeof FAILED => {
-        try {
-          return fn(arg);
-        } catch (err) {
-          fail(callback, err);
-          return FAILED;
-        }
-      };
-      const create = (key: P): Partition<T, P> | undefined => {
+      const create = (key: P): Partition<T, P> => {
         const p = table.open(key);
         running.add(p);
-        try {
-          p.output = pipeline({ key, eventTime$: p.eventTime$ })(p.input.asObservable()).subscribe({
-            next: (output) => subscriber.next(output),
-            error: (err) => {
-              if (!sourceFailed) subscriber.error(err);
-            },
-            complete: () => {
-              running.delete(p);
-              if (sourceDone && running.size === 0) subscriber.complete();
-            },
-          });
-        } catch (err) {
-          fail('pipeline', err);
-          return undefined;
-        }
+        // Linked to the destination like the source, so a partition that emits as it is
+        // subscribed (a replayed eventTime$) can end everything from within.
+        operate(build({ key, eventTime$: p.eventTime$ }, p.input.asObservable()), destination, {
+          next: (output) => destination.next(output),
+          error: (err) => {
+            if (!sourceFailed) destination.error(err);
+          },
+          complete: () => {
+            running.delete(p);
+            if (sourceDone && running.size === 0) destination.complete();
+          },
+        });
         return p;
       };
       const armSweep = () => {
@@ -103,34 +95,28 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
           sweep = undefined;
           const now = scheduler.now();
           table.closeWhile((p) => now - p.touchedAt >= idleTimeoutMs!, stopped);
-          if (!subscriber.closed) armSweep();
+          if (!destination.closed) armSweep();
         }, Math.max(0, oldest.touchedAt + idleTimeoutMs! - scheduler.now()));
       };
 
-      const subscription = source.subscribe({
+      operate(source, destination, {
         next: (value) => {
-          if (subscriber.closed) return;
-          const key = call('keyOf', keyOf, value);
-          if (key === FAILED) return;
-          const partitionKey = call('partitionOf', partitionOf, key);
-          if (partitionKey === FAILED) return;
+          const partitionKey = partitionOf(keyOf(value));
           let time = 0;
           if (timestampOf !== undefined) {
-            const t = call('timestampOf', timestampOf, value);
-            if (t === FAILED) return;
-            if (!Number.isFinite(t)) {
-              return subscriber.error(new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(t)}, not a finite number`));
+            time = timestampOf(value);
+            if (!Number.isFinite(time)) {
+              throw new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(time)}, not a finite number`);
             }
-            time = t;
           }
           let p = table.get(partitionKey);
           if (p === undefined) {
             if (maxPartitions !== undefined && table.size >= maxPartitions) {
               table.close(table.oldest()!);
-              if (subscriber.closed) return;
+              if (destination.closed) return;
             }
             p = create(partitionKey);
-            if (p === undefined || subscriber.closed) return;
+            if (destination.closed) return;
           } else {
             table.touch(p);
           }
@@ -140,30 +126,26 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
           }
           if (time > p.lastEventTime) p.lastEventTime = time;
           p.input.next(value);
-          if (timestampOf === undefined || subscriber.closed || !table.advance(time, stopped)) return;
-          if (idleEventTimeMs !== undefined && !subscriber.closed) table.closeWhile(idleInEventTime, stopped);
+          if (timestampOf === undefined || destination.closed || !table.advance(time, stopped)) return;
+          if (idleEventTimeMs !== undefined && !destination.closed) table.closeWhile(idleInEventTime, stopped);
         },
         error: (err) => {
           sourceFailed = true;
           table.closeAll(stopped, { error: err });
-          subscriber.error(err);
+          destination.error(err);
         },
         complete: () => {
           sourceDone = true;
           sweep?.unsubscribe();
           table.closeAll(stopped);
-          if (!subscriber.closed && running.size === 0) subscriber.complete();
+          if (!destination.closed && running.size === 0) destination.complete();
         },
       });
+      // The partitions' outputs are linked to the destination and end with it.
       return () => {
-        subscription.unsubscribe();
         sweep?.unsubscribe();
-        for (const p of running) p.output?.unsubscribe();
         running.clear();
         table.clear();
       };
     });
 }
-
-/** What `call` returns when the callback threw (the error has gone to the subscriber). */
-const FAILED: unique symbol = Symbol('failed');

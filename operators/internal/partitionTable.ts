@@ -6,8 +6,9 @@
  * least recently touched partitions sit at the front: eviction by idleness or by a cap walks from
  * there and stops at the first busy one, without scanning the rest.
  */
-import { Observable, OperatorFunction, SchedulerLike, Subject, Subscription } from 'rxjs';
+import { Observable, OperatorFunction, SchedulerLike, Subject } from 'rxjs';
 import { invalidOption, requireInteger, requirePositive } from '../../lib/core/errors';
+import { operate } from '../../lib/core/operate';
 import type { Partitioner } from '../../lib/partitioning/partitioners';
 
 /** What a partition's sub-pipeline knows about itself. */
@@ -46,8 +47,6 @@ export interface Partition<T, P> {
   readonly input: Subject<T>;
   /** The global event time, as `PartitionContext.eventTime$` describes it. */
   readonly eventTime$: Observable<number>;
-  /** The sub-pipeline's subscription, set by the operator. */
-  output: Subscription | undefined;
   /** Scheduler time of the latest value routed here. */
   touchedAt: number;
   /** Largest timestamp routed here. */
@@ -86,13 +85,12 @@ export class PartitionTable<T, P> {
     const p: Partition<T, P> = {
       key,
       input: new Subject<T>(),
-      eventTime$: new Observable<number>((observer) => {
-        if (p.ended) return observer.complete();
+      eventTime$: new Observable<number>((destination) => {
+        if (p.ended) return destination.complete();
         if (!p.clock) this.clocked.add(p);
-        if (this.maxEventTime > -Infinity) observer.next(this.maxEventTime);
-        return (p.clock ??= new Subject<number>()).subscribe(observer);
+        if (this.maxEventTime > -Infinity) destination.next(this.maxEventTime);
+        operate((p.clock ??= new Subject<number>()), destination, { next: (t) => destination.next(t) });
       }),
-      output: undefined,
       touchedAt: 0,
       lastEventTime: -Infinity,
       clock: undefined,

@@ -1,6 +1,7 @@
-import { from, Subject } from 'rxjs';
+import { from, mergeMap, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { FlowGate, pace, RivuletError } from 'rivulet';
+import { EndlessSource } from './syncSource';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2015, 0, 1);
@@ -126,6 +127,47 @@ describe('pace', () => {
     expect(pending()).toBe(1);
     subscription.unsubscribe();
     expect(pending()).toBe(0);
+  });
+
+  it('stops listening to a synchronous source when unsubscribed, for values already due', () => {
+    // All at the same event time: each is due on arrival and emitted at once, nothing is queued.
+    const scheduler = testScheduler();
+    const pending = () => scheduler.actions.filter((action) => !action.closed).length;
+    const endless = new EndlessSource((i) => at(String(i), 0));
+    const seen: string[] = [];
+    endless.source.pipe(pace({ timestampOf, speed: 24, scheduler }), take(3)).subscribe((e) => seen.push(e.id));
+    expect(seen).toEqual(['0', '1', '2']);
+    expect(endless.pulls).toBe(3);
+    expect(pending()).toBe(0);
+  });
+
+  it('unsubscribes its source and cancels its timer when a scheduled emission ends the subscription', () => {
+    const scheduler = testScheduler();
+    scheduler.maxFrames = Infinity; // flush() stops at 750 frames by default
+    const source = new Subject<Event>();
+    const seen: string[] = [];
+    source.pipe(pace({ timestampOf, speed: 24, scheduler }), take(2)).subscribe({ next: (e) => seen.push(e.id), complete: () => seen.push('done') });
+    [0, 1, 2, 3].forEach((hour) => source.next(at(String(hour), hour)));
+    expect(seen).toEqual(['0']);
+    scheduler.flush();
+    // '1' was due 150 s in and ended it all: nothing ran after, the queued 2 and 3 were dropped.
+    expect(seen).toEqual(['0', '1', 'done']);
+    expect(scheduler.now()).toBe(150_000);
+    expect(source.observed).toBe(false);
+  });
+
+  it('does not break unsubscription chains', () => {
+    testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const values = { a: at('a', 0), b: at('b', 1), c: at('c', 2) };
+      const source = hot('a 199s b 199s c', values);
+      const result = source.pipe(
+        mergeMap((e) => of(e)),
+        pace({ timestampOf, speed: 24 }),
+        mergeMap((e) => of(e)),
+      );
+      expectObservable(result, '300s !').toBe('a 199s b', values);
+      expectSubscriptions(source.subscriptions).toBe('^ 299999ms !');
+    });
   });
 
   it('pauses the gate at maxQueued and resumes it at half, bounding the queue', () => {

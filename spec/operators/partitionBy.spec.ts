@@ -1,6 +1,7 @@
-import { catchError, delay, endWith, map, merge, Observable, of, OperatorFunction, pipe, range, SchedulerAction, SchedulerLike, Subject, take, takeUntil, tap, throwError } from 'rxjs';
+import { catchError, delay, endWith, map, merge, mergeMap, Observable, of, OperatorFunction, pipe, range, SchedulerAction, SchedulerLike, Subject, take, takeUntil, tap, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { hashMod, partitionBy, PartitionContext, RivuletError, slidingHourWindow, statefulScan, wallarooHashRing } from 'rivulet';
+import { EndlessSource } from './syncSource';
 
 const boom = new Error('boom');
 const failed = (callback: string) =>
@@ -202,6 +203,53 @@ describe('partitionBy', () => {
       expectSubscriptions(notifier.subscriptions).toBe(['-^--!', '---^!']);
     });
     expect(stats).toMatchObject({ scheduled: 1, ran: 0, cancelled: 1, pending: 0 });
+  });
+
+  it('stops listening to a synchronous source when unsubscribed', () => {
+    const endless = new EndlessSource((i) => `${'xyz'[i % 3]}${i}`);
+    const flushed: string[] = [];
+    const seen: string[] = [];
+    endless.source
+      .pipe(
+        partitionBy({ keyOf, pipeline: ({ key }) => pipe(runningSum(key), tap({ finalize: () => flushed.push(key) })) }),
+        take(3),
+      )
+      .subscribe((v) => seen.push(v));
+    expect(seen).toEqual(['x=0', 'y=1', 'z=2']);
+    expect(endless.pulls).toBe(3);
+    // The partitions were torn down with the result, not completed (no flush output).
+    expect(flushed).toEqual(['x', 'y', 'z']);
+  });
+
+  it('stops when a partition emits as it is subscribed (its replayed eventTime$)', () => {
+    const endless = new EndlessSource((i) => `${'xy'[i % 2]}${i}`);
+    const seen: string[] = [];
+    endless.source
+      .pipe(
+        partitionBy({
+          keyOf,
+          timestampOf: (v) => Number(v.slice(1)),
+          pipeline: ({ key, eventTime$ }) => (input: Observable<string>) => merge(input, eventTime$.pipe(map((t) => `${key}@${t}`))),
+        }),
+        take(3),
+      )
+      .subscribe((v) => seen.push(v));
+    // x0 is routed, the clock moves to 0; y's partition is created at y1 and replays 0 at once.
+    expect(seen).toEqual(['x0', 'x@0', 'y@0']);
+    expect(endless.pulls).toBe(2);
+  });
+
+  it('does not break unsubscription chains', () => {
+    testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const source = hot('-a-b-c-d-|', { a: 'x1', b: 'y2', c: 'x3', d: 'y4' });
+      const result = source.pipe(
+        mergeMap((v) => of(v)),
+        partitionBy({ keyOf, pipeline: ({ key }: PartitionContext<string>) => runningSum(key) }),
+        mergeMap((v) => of(v)),
+      );
+      expectObservable(result, '----!').toBe('-1-2-', { 1: 'x=1', 2: 'y=2' });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+    });
   });
 
   it('gives two subscriptions to the same operator separate partitions and state', () => {
