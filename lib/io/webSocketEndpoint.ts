@@ -1,6 +1,7 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { SchedulerLike } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
 import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../core/errors';
 
@@ -174,11 +175,10 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, d
   };
 }
 
-/** Closes a client politely, and for good if it does not answer within `graceMs`. */
-export function closeClient(ws: WebSocket, code: number, reason: string, graceMs: number): void {
+/** Closes a client politely, and for good if it does not answer within `graceMs` of `scheduler` time. */
+export function closeClient(ws: WebSocket, code: number, reason: string, graceMs: number, scheduler: SchedulerLike): void {
   if (ws.readyState === WebSocket.CLOSING || ws.readyState === WebSocket.CLOSED) return;
   ws.close(code, reason);
-  const timer = setTimeout(() => ws.terminate(), graceMs);
-  timer.unref();
-  ws.once('close', () => clearTimeout(timer));
+  const timer = scheduler.schedule(() => ws.terminate(), graceMs);
+  ws.once('close', () => timer.unsubscribe());
 }

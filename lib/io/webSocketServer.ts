@@ -1,7 +1,10 @@
-import { Observable, OperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
-import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../core/errors';
+import { invalidOption, requireInteger, RivuletError } from '../core/errors';
 import { FlowGate } from '../core/flowGate';
+import { guarded, operate } from '../core/operate';
+import { runMachine } from './machineRunner';
+import { BroadcastEffect, BroadcastEvent, broadcastTransition, initialBroadcastState } from './webSocketBroadcastMachine';
 import { checkEndpointOptions, closeClient, openEndpoint, WebSocketEndpointOptions } from './webSocketEndpoint';
 
 export type { WebSocketEndpointOptions } from './webSocketEndpoint';
@@ -15,8 +18,9 @@ export interface SlowClientPolicy {
    */
   policy: 'drop-oldest' | 'disconnect';
   /**
-   * Bytes a client may have waiting: in the socket (`bufferedAmount`) before further messages
-   * queue, then in its queue before the policy applies; 1 MiB by default.
+   * Bytes a client may have waiting: in the socket (handed to it and not yet written out, what
+   * `bufferedAmount` counts) before further messages queue, then in its queue before the policy
+   * applies; 1 MiB by default.
    */
   maxBufferedBytes?: number;
 }
@@ -42,6 +46,11 @@ export interface WebSocketBroadcastOptions<T> extends WebSocketEndpointOptions {
   closeOnComplete?: boolean;
   /** How long closing clients may take before they are cut off; 5000 ms by default. */
   closeTimeoutMs?: number;
+  /**
+   * The clock of every timer: the cut-off after completion and the grace a closing client gets
+   * before it is terminated. Default `asyncScheduler` (real time).
+   */
+  scheduler?: SchedulerLike;
 }
 
 /** Counters of one broadcast subscription, live, for a dashboard to show. */
@@ -59,14 +68,6 @@ export interface BroadcastStats {
 
 /** A broadcast sink, with the counters of its latest subscription. */
 export type BroadcastSink<T> = OperatorFunction<T, never> & { readonly stats: Readonly<BroadcastStats> };
-
-interface Client {
-  ws: WebSocket;
-  peer: string;
-  queue: string[];
-  queueBytes: number[];
-  queuedBytes: number;
-}
 
 /**
  * A sink that serves a WebSocket endpoint and sends every value to every connected client.
@@ -91,6 +92,27 @@ interface Client {
  * Problems of one client (refused origin, oversized message, slow consumer) end that client only
  * and are reported to `onClientError`.
  *
+ * The server's phases (serving, draining, lingering, completed, failed, stopped) and each
+ * client's (live, backlogged, closing) are a state machine in webSocketBroadcastMachine.ts; this
+ * function is the shell that owns the endpoint and the sockets, and runs every timer on
+ * `scheduler`. Origin, path, capacity and payload checks happen in the handshake and in `ws`,
+ * before a client has any state.
+ *
+ * Delivery guarantee (walked in webSocketBroadcastMachine.spec.ts): at most once, per client,
+ * in order. A client receives every value emitted while it is connected, in source order, after
+ * its snapshot or replay, as long as it keeps up; nothing is ever sent to a client twice and
+ * nothing is resent. What is lost, and where it is counted:
+ * - a slow client's oldest waiting messages under 'drop-oldest' (`stats.messagesDropped`; the
+ *   newest is always kept, so it ends on the latest state), or all it had waiting under
+ *   'disconnect' (`stats.slowClientsDisconnected`);
+ * - what a client had waiting, in its socket or its queue, when it disconnects or is cut off
+ *   (after `closeTimeoutMs` once the source completed, or by unsubscribe or an error); a client
+ *   that comes back gets the snapshot (or the last `replayLatest` values), not what it missed;
+ * - what its socket had written out when its machine crashed: like TCP, WebSocket has no
+ *   acknowledgement of what the page has read.
+ * With `closeOnComplete`, the completion waits until every client has been sent all it had
+ * waiting and has closed, or until `closeTimeoutMs`.
+ *
  * @example
  * ```ts
  * const feed = webSocketBroadcast<Leaders>({ port: 8081, allowedOrigins: ['http://127.0.0.1:8080'], replayLatest: 10 });
@@ -102,7 +124,7 @@ interface Client {
 export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}): BroadcastSink<T> {
   const where = 'webSocketBroadcast';
   checkEndpointOptions(where, options);
-  const { serialize = JSON.stringify as (value: T) => string, snapshot, replayLatest = 0, closeOnComplete = true, closeTimeoutMs = 5000 } = options;
+  const { serialize = JSON.stringify as (value: T) => string, snapshot, replayLatest = 0, closeOnComplete = true, closeTimeoutMs = 5000, scheduler = asyncScheduler } = options;
   const policy = options.slowClient?.policy ?? 'drop-oldest';
   const maxBufferedBytes = options.slowClient?.maxBufferedBytes ?? 1 << 20;
   if (policy !== 'drop-oldest' && policy !== 'disconnect') throw invalidOption(where, `slowClient.policy must be 'drop-oldest' or 'disconnect', got ${String(policy)}`);
@@ -113,128 +135,85 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
 
   const stats: BroadcastStats = { clients: 0, messagesSent: 0, messagesDropped: 0, slowClientsDisconnected: 0, clientsRefused: 0 };
 
+  const transition = broadcastTransition<WebSocket>({ where, policy, maxBufferedBytes, replayLatest, closeOnComplete, closeTimeoutMs });
+  const serializeValue = guarded(where, 'serialize', serialize);
+  // What snapshot's values fail to serialize with is a failure of the snapshot, as it always was.
+  const snapshotTexts = snapshot && guarded(where, 'snapshot', () => snapshot().map(serialize));
+
   const sink = (source: Observable<T>) =>
     new Observable<never>((subscriber) => {
       Object.assign(stats, { clients: 0, messagesSent: 0, messagesDropped: 0, slowClientsDisconnected: 0, clientsRefused: 0 });
-      const clients = new Set<Client>();
-      const recent: string[] = [];
-      let completing = false;
-      let finished = false;
-      let cutOff: ReturnType<typeof setTimeout> | undefined;
-
-      const pump = (client: Client) => {
-        const { ws, queue, queueBytes } = client;
-        while (queue.length > 0 && ws.readyState === WebSocket.OPEN && ws.bufferedAmount < maxBufferedBytes) {
-          client.queuedBytes -= queueBytes.shift()!;
-          send(client, queue.shift()!);
-        }
-        if (completing && queue.length === 0) closeClient(ws, 1000, 'end of stream', closeTimeoutMs);
-      };
-      // The send callback runs once the socket has taken the bytes: room for more.
-      const send = (client: Client, text: string) => {
-        stats.messagesSent++;
-        client.ws.send(text, () => pump(client));
-      };
-      const deliver = (client: Client, text: string, bytes: number) => {
-        if (client.ws.readyState !== WebSocket.OPEN) return;
-        if (client.queue.length === 0 && client.ws.bufferedAmount < maxBufferedBytes) return send(client, text);
-        client.queue.push(text);
-        client.queueBytes.push(bytes);
-        client.queuedBytes += bytes;
-        if (client.queuedBytes <= maxBufferedBytes) return;
-        if (policy === 'disconnect') {
-          stats.slowClientsDisconnected++;
-          client.queue.length = client.queueBytes.length = client.queuedBytes = 0;
-          endpoint.report(new RivuletError('ERR_SLOW_CONSUMER', `${where}: disconnected ${client.peer}: more than ${maxBufferedBytes} bytes waiting`));
-          closeClient(client.ws, 1013, 'slow consumer', 1000);
-          return;
-        }
-        // Keep at least the newest message, even if it alone is over the bound.
-        while (client.queuedBytes > maxBufferedBytes && client.queue.length > 1) {
-          client.queue.shift();
-          client.queuedBytes -= client.queueBytes.shift()!;
-          stats.messagesDropped++;
+      // The shell: the machine decides, this performs on the endpoint, the sockets and the clock.
+      let cutOff: Subscription | undefined;
+      const perform = (effect: BroadcastEffect<WebSocket>): void => {
+        switch (effect.type) {
+          case 'send': {
+            const { client: ws, bytes } = effect;
+            if (ws.readyState !== WebSocket.OPEN) return; // closing from its side: its 'close' follows
+            stats.messagesSent++;
+            // The callback runs once the socket has taken the bytes: room for more.
+            ws.send(effect.text, () => machine.dispatch({ type: 'sent', client: ws, bytes }));
+            return;
+          }
+          case 'close':
+            return closeClient(effect.client, effect.code, effect.reason, effect.graceMs, scheduler);
+          case 'terminate':
+            return effect.client.terminate();
+          case 'report':
+            return endpoint.report(effect.error);
+          case 'count':
+            stats[effect.counter] += effect.by;
+            return;
+          case 'stopAccepting':
+            return endpoint.close();
+          case 'setTimer':
+            cutOff = scheduler.schedule(() => machine.dispatch({ type: 'timer' }), effect.delayMs);
+            return;
+          case 'clearTimer':
+            cutOff?.unsubscribe();
+            return;
+          case 'complete':
+            return subscriber.complete();
+          case 'error':
+            return subscriber.error(effect.error);
         }
       };
+      const machine = runMachine(initialBroadcastState<WebSocket>(), transition, perform, (error): BroadcastEvent<WebSocket> => ({ type: 'fail', error }));
 
       const endpoint = openEndpoint(where, options, 64 * 1024, {
         connection: (ws, peer) => {
-          const client: Client = { ws, peer, queue: [], queueBytes: [], queuedBytes: 0 };
-          clients.add(client);
-          stats.clients = clients.size;
           ws.on('error', (err: Error & { code?: string }) => {
             const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ERR_FRAME_TOO_LARGE' : 'ERR_CONNECTION';
             endpoint.report(new RivuletError(code, `${where}: client ${peer}: ${err.message}`, { cause: err }));
           });
-          ws.on('close', () => {
-            clients.delete(client);
-            stats.clients = clients.size;
-            if (completing) maybeFinish();
-          });
-          let initial: readonly string[] = recent;
-          if (snapshot) {
-            try {
-              initial = snapshot().map(serialize);
-            } catch (err) {
-              return fail(callbackFailed(where, 'snapshot', err));
-            }
+          ws.on('close', () => machine.dispatch({ type: 'closed', client: ws }));
+          let initial: string[] | undefined;
+          try {
+            initial = snapshotTexts?.();
+          } catch (error) {
+            machine.dispatch({ type: 'fail', error });
           }
-          for (const text of initial) deliver(client, text, Buffer.byteLength(text));
-          if (completing) pump(client);
+          machine.dispatch({ type: 'connect', client: ws, peer, initial });
         },
         refused: () => stats.clientsRefused++,
-        fatal: (error) => fail(error),
+        fatal: (error) => machine.dispatch({ type: 'fail', error }),
       });
 
-      const closeAll = (code: number, reason: string) => {
-        for (const client of clients) closeClient(client.ws, code, reason, 1000);
-        endpoint.close();
-      };
-      const fail = (error: unknown) => {
-        closeAll(1011, 'stream failed');
-        subscriber.error(error);
-      };
-      const maybeFinish = () => {
-        if (finished || clients.size > 0) return;
-        finished = true;
-        clearTimeout(cutOff);
-        endpoint.close();
-        subscriber.complete();
-      };
-
-      const subscription = source.subscribe({
+      operate(source, subscriber, {
         next: (value) => {
           let text: string;
           try {
-            text = serialize(value);
-          } catch (err) {
-            return fail(callbackFailed(where, 'serialize', err));
+            text = serializeValue(value);
+          } catch (error) {
+            machine.dispatch({ type: 'fail', error });
+            return;
           }
-          if (replayLatest > 0) {
-            recent.push(text);
-            if (recent.length > replayLatest) recent.shift();
-          }
-          const bytes = Buffer.byteLength(text);
-          for (const client of clients) deliver(client, text, bytes);
+          machine.dispatch({ type: 'value', text, bytes: Buffer.byteLength(text) });
         },
-        error: (err) => fail(err),
-        complete: () => {
-          if (!closeOnComplete) return;
-          completing = true;
-          // New connections are refused from now on; existing clients get the rest, then 1000.
-          endpoint.close();
-          for (const client of clients) pump(client);
-          // A client that does not read its last messages must not hold the completion forever.
-          cutOff = setTimeout(() => clients.forEach((client) => client.ws.terminate()), closeTimeoutMs);
-          maybeFinish();
-        },
+        error: (error) => machine.dispatch({ type: 'fail', error }),
+        complete: () => machine.dispatch({ type: 'sourceComplete' }),
       });
-
-      return () => {
-        subscription.unsubscribe();
-        clearTimeout(cutOff);
-        if (!finished) closeAll(1001, 'going away');
-      };
+      return () => machine.dispatch({ type: 'unsubscribe' });
     });
   return Object.assign(sink, { stats: stats as Readonly<BroadcastStats> });
 }
@@ -280,7 +259,7 @@ export function webSocketListen(options: WebSocketListenOptions = {}): Observabl
         ws.on('message', (data, isBinary) => {
           if (!isBinary) return subscriber.next(data.toString());
           endpoint.report(new RivuletError('ERR_INVALID_VALUE', `${where}: client ${peer} sent a binary message; text only`));
-          closeClient(ws, 1003, 'text only', 1000);
+          closeClient(ws, 1003, 'text only', 1000, asyncScheduler);
         });
         ws.on('error', (err: Error & { code?: string }) => {
           const code = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'ERR_FRAME_TOO_LARGE' : err.code === 'WS_ERR_INVALID_UTF8' ? 'ERR_INVALID_UTF8' : 'ERR_CONNECTION';
@@ -299,7 +278,7 @@ export function webSocketListen(options: WebSocketListenOptions = {}): Observabl
     });
     return () => {
       stopGate?.();
-      for (const ws of clients) closeClient(ws, 1001, 'going away', 1000);
+      for (const ws of clients) closeClient(ws, 1001, 'going away', 1000, asyncScheduler);
       endpoint.close();
     };
   });

@@ -1,0 +1,100 @@
+import { AddressInfo, connect, Socket } from 'node:net';
+import { Subject, Subscription, VirtualTimeScheduler } from 'rxjs';
+import { BroadcastSink, RivuletError, webSocketBroadcast, WebSocketBroadcastOptions } from 'rivulet';
+
+/**
+ * webSocketBroadcast's timers on an injected virtual clock, over real sockets on 127.0.0.1. The
+ * delays are far longer than a test may take, so each test can only pass if the sink's clock is
+ * the scheduler it was given.
+ */
+const LONG = 600_000;
+
+const sockets: Socket[] = [];
+const subscriptions: Subscription[] = [];
+afterEach(() => {
+  subscriptions.splice(0).forEach((s) => s.unsubscribe());
+  sockets.splice(0).forEach((s) => s.destroy());
+});
+
+/** Completes a WebSocket handshake over a raw socket, then stops reading: it never answers a close. */
+function stalledClient(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    sockets.push(socket);
+    socket.once('data', (chunk) => {
+      if (!chunk.toString().startsWith('HTTP/1.1 101')) return reject(new Error(`handshake failed: ${chunk.toString()}`));
+      socket.pause();
+      resolve(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+}
+
+/** Waits for a condition that events will make true (the sink's counters follow its sockets). */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function serve(options: WebSocketBroadcastOptions<string>) {
+  const scheduler = new VirtualTimeScheduler();
+  const source = new Subject<string>();
+  const outcome: { completed: boolean; error?: RivuletError } = { completed: false };
+  let sink!: BroadcastSink<string>;
+  const port = await new Promise<number>((resolve) => {
+    sink = webSocketBroadcast<string>({ serialize: (s) => s, scheduler, onListening: (a: AddressInfo) => resolve(a.port), ...options });
+    subscriptions.push(source.pipe(sink).subscribe({ complete: () => (outcome.completed = true), error: (e: RivuletError) => (outcome.error = e) }));
+  });
+  return { scheduler, source, sink, port, outcome };
+}
+
+describe('webSocketBroadcast on an injected clock', () => {
+  it('after completion, a client that never answers the close is cut off at closeTimeoutMs of scheduler time', async () => {
+    const served = await serve({ closeTimeoutMs: LONG });
+    await stalledClient(served.port);
+    await until(() => served.sink.stats.clients === 1, 'the client');
+    served.source.next('last');
+    served.source.complete();
+    expect(served.outcome.completed).toBe(false);
+    served.scheduler.flush();
+    expect(served.scheduler.now()).toBe(LONG);
+    await until(() => served.outcome.completed, 'the completion');
+    expect(served.sink.stats).toMatchObject({ clients: 0, messagesSent: 1 });
+  });
+
+  it('on unsubscribe, a client that never answers the 1001 is terminated after a grace of scheduler time', async () => {
+    const served = await serve({});
+    await stalledClient(served.port);
+    await until(() => served.sink.stats.clients === 1, 'the client');
+    subscriptions.splice(0).forEach((s) => s.unsubscribe());
+    expect(served.sink.stats.clients).toBe(1);
+    served.scheduler.flush();
+    expect(served.scheduler.now()).toBe(1000);
+    await until(() => served.sink.stats.clients === 0, 'the client to be terminated');
+  });
+
+  it("under 'disconnect', a slow client that never answers the 1013 is terminated after a grace of scheduler time", async () => {
+    const reported: string[] = [];
+    const served = await serve({ slowClient: { policy: 'disconnect', maxBufferedBytes: 64 * 1024 }, onClientError: (e) => reported.push(e.code) });
+    await stalledClient(served.port);
+    await until(() => served.sink.stats.clients === 1, 'the client');
+    // A stalled reader fills the kernel's buffers, then its socket, then its queue.
+    for (let i = 0; served.sink.stats.slowClientsDisconnected === 0; i++) {
+      served.source.next(`${i}:`.padEnd(64 * 1024, 'x'));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(reported).toEqual(['ERR_SLOW_CONSUMER']);
+    expect(served.sink.stats.clients).toBe(1);
+    served.scheduler.flush();
+    await until(() => served.sink.stats.clients === 0, 'the client to be terminated');
+    expect(served.outcome).toEqual({ completed: false });
+  });
+});
