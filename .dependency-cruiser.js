@@ -29,6 +29,13 @@ module.exports = {
       to: { path: '^lib/(?!core/)', pathNot: '^lib/$1/' },
     },
     {
+      name: 'distributed-builds-on-lib',
+      severity: 'error',
+      comment: 'lib/distributed runs pipelines over Redis: it builds on core, state, partitioning and io, never on operators or the applications.',
+      from: { path: '^lib/distributed/' },
+      to: { path: '^(lib/(?!(core|state|partitioning|io|distributed)/)|operators/|demos/|bench/|spec/|index\\.ts$)' },
+    },
+    {
       name: 'operators-below-the-entry',
       severity: 'error',
       comment: 'operators/ uses lib/ and each other, never the package entry or the applications.',

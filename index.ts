@@ -47,3 +47,19 @@ export { fileOutput } from './lib/state/fileOutput';
 export { streamOutput } from './lib/state/streamOutput';
 export { runCheckpointed } from './lib/state/runner';
 export type { CheckpointedRunOptions, RunEvent } from './lib/state/runner';
+
+// Scale-out: a partitioned pipeline on several worker processes over Redis (lib/distributed).
+export { distributedApp } from './lib/distributed/app';
+export type { DistributedApp, DistributedAppOptions, DistributedContext, PartitionId } from './lib/distributed/app';
+export { connectRedis, closeRedis, parseRedisTarget, describeRedisTarget } from './lib/distributed/connection';
+export type { RedisClient, RedisTarget, ConnectOptions } from './lib/distributed/connection';
+export { partitionTags, partitionKeys, appKeys, keySlot, crc16 } from './lib/distributed/keys';
+export type { PartitionKeys, AppKeys } from './lib/distributed/keys';
+export { readSettings, waitForSettings, publishSettings, checkSettings } from './lib/distributed/settings';
+export type { DistributedSettings } from './lib/distributed/settings';
+export { route } from './lib/distributed/router';
+export type { RouteOptions, RouteEvent, RouteSummary } from './lib/distributed/router';
+export { runWorker } from './lib/distributed/worker';
+export type { WorkerOptions, WorkerEvent } from './lib/distributed/worker';
+export { readResults } from './lib/distributed/results';
+export type { ResultRecord, ReadResultsOptions, WaitStatus } from './lib/distributed/results';
