@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { Observable, OperatorFunction } from 'rxjs';
 import { FlowGate } from '../core/flowGate';
 import { invalidOption, RivuletError } from '../core/errors';
+import { operate } from '../core/operate';
 
 export interface WriteLinesOptions {
   /** Paused while the stream's buffer is above its high-water mark, resumed on 'drain'. */
@@ -49,7 +50,7 @@ export function writeLines(target: Writable | string, options: WriteLinesOptions
   const name = options.name ?? (owned ? target : 'stream');
 
   return (source) =>
-    new Observable<never>((subscriber) => {
+    new Observable<never>((destination) => {
       const stream = owned ? createWriteStream(target, { flags }) : target;
       const holder = {};
       let pending = 0; // writes whose callback has not run yet
@@ -58,7 +59,7 @@ export function writeLines(target: Writable | string, options: WriteLinesOptions
 
       const fail = (err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
-        subscriber.error(new RivuletError('ERR_FILE', `writeLines: cannot write to ${name}: ${reason}`, { cause: err }));
+        destination.error(new RivuletError('ERR_FILE', `writeLines: cannot write to ${name}: ${reason}`, { cause: err }));
       };
       const onDrain = () => gate?.resume(holder);
       const afterWrite = (err?: Error | null) => {
@@ -71,18 +72,17 @@ export function writeLines(target: Writable | string, options: WriteLinesOptions
         finished = true;
         // The last write's callback has run, so everything is with the OS; a file we opened is
         // closed before completing so a reader sees it whole.
-        if (owned) stream.end(() => subscriber.complete());
-        else subscriber.complete();
+        if (owned) stream.end(() => destination.complete());
+        else destination.complete();
       };
 
       stream.on('error', fail);
       stream.on('drain', onDrain);
-      const subscription = source.subscribe({
+      operate(source, destination, {
         next: (line) => {
           pending++;
           if (!stream.write(line + '\n', afterWrite)) gate?.pause(holder);
         },
-        error: (err) => subscriber.error(err),
         complete: () => {
           sourceDone = true;
           if (pending === 0) finish();
@@ -90,7 +90,6 @@ export function writeLines(target: Writable | string, options: WriteLinesOptions
       });
 
       return () => {
-        subscription.unsubscribe();
         stream.off('drain', onDrain);
         gate?.resume(holder);
         if (owned) {

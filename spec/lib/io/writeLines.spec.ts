@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { from, lastValueFrom, NEVER, Observable, of, range, map, Subject, throwError, concat } from 'rxjs';
+import { from, lastValueFrom, NEVER, Observable, of, range, map, mergeMap, Subject, takeUntil, throwError, concat } from 'rxjs';
 import { FlowGate, RivuletError, writeLines } from 'rivulet';
+import { EndlessSource } from '../../operators/syncSource';
 
 /** A Writable that takes `delayMs` per chunk, like a slow disk or a pipe nobody reads fast. */
 function slowWritable(highWaterMark: number, delayMs: number) {
@@ -115,6 +116,50 @@ describe('writeLines', () => {
     expect(gate.paused).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(readFileSync(path, 'utf8')).toBe(long + '\n');
+  });
+
+  it('stops listening to a synchronous source when unsubscribed', () => {
+    // The stream takes each chunk synchronously; after the third, the subscriber goes away.
+    const endless = new EndlessSource((i) => `line ${i}`);
+    const stop = new Subject<void>();
+    const written: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk.toString());
+        if (written.length === 3) stop.next();
+        callback();
+      },
+    });
+    let completed = false;
+    endless.source.pipe(writeLines(stream), takeUntil(stop)).subscribe({ complete: () => (completed = true) });
+    expect(completed).toBe(true);
+    expect(endless.pulls).toBe(3);
+    expect(written).toEqual(['line 0\n', 'line 1\n', 'line 2\n']);
+  });
+
+  it('does not break unsubscription chains', () => {
+    const written: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written.push(chunk.toString());
+        callback();
+      },
+    });
+    const source = new Subject<string>();
+    const subscription = source
+      .pipe(
+        mergeMap((line) => of(line)),
+        writeLines(stream),
+        mergeMap((never) => of(never)),
+      )
+      .subscribe();
+    source.next('a');
+    expect(source.observed).toBe(true);
+    subscription.unsubscribe();
+    expect(source.observed).toBe(false);
+    source.next('b');
+    expect(written).toEqual(['a\n']);
+    expect(stream.listenerCount('drain')).toBe(0);
   });
 
   it('rejects bad targets at creation', () => {
