@@ -1,8 +1,9 @@
 import { RivuletError } from 'rivulet';
 import { runMachine } from '../../../lib/io/machineRunner';
 import {
-  BATCH_BYTES, TcpSinkConfig, TcpSinkEffect, TcpSinkEvent, TcpSinkState, TcpSinkStateName, initialTcpSinkState, tcpSinkTransition,
+  BATCH_BYTES, TcpSinkConfig, TcpSinkEffect, TcpSinkEvent, TcpSinkStateName, initialTcpSinkState, tcpSinkTransition,
 } from '../../../lib/io/tcpSinkMachine';
+import { driveMachine } from './tcpTestKit';
 
 const where = 'tcpSink 127.0.0.1:7002';
 const config: TcpSinkConfig = {
@@ -43,29 +44,19 @@ function show(effect: TcpSinkEffect): string {
   }
 }
 
-/** A machine driven by hand: `send` feeds events and returns the effects they produced. */
+/** A machine driven by hand, from idle along `path`. */
 function sink(overrides: Partial<TcpSinkConfig> = {}, ...path: TcpSinkEvent[]) {
-  const transition = tcpSinkTransition({ ...config, ...overrides });
-  let state: TcpSinkState = initialTcpSinkState();
-  const send = (...events: TcpSinkEvent[]): string[] => {
-    const effects: string[] = [];
-    for (const event of events) {
-      const [next, produced] = transition(state, event);
-      state = next;
-      effects.push(...produced.map(show));
-    }
-    return effects;
-  };
-  send(...path);
+  const machine = driveMachine(tcpSinkTransition({ ...config, ...overrides }), initialTcpSinkState(), show, path);
   return {
-    send,
-    get state(): TcpSinkState {
-      return state;
+    send: machine.send,
+    get state() {
+      return machine.state;
     },
     get name(): TcpSinkStateName {
-      return state.name;
+      return machine.state.name;
     },
     get buffered(): number {
+      const { state } = machine;
       return 'queue' in state ? state.queue.bytes : 0;
     },
   };

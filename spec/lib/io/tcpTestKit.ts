@@ -109,3 +109,46 @@ export async function frameListener(port = 0): Promise<{ server: net.Server; por
 export function closed(socket: net.Socket): Promise<unknown> {
   return socket.closed ? Promise.resolve() : once(socket, 'close');
 }
+
+/**
+ * Drives a pure transition function by hand, from `initial` along `path`: `send` feeds further
+ * events and returns the effects they produced, each written by `show` as a short string, so a
+ * test reads like the machine's transition table.
+ */
+export function driveMachine<S, E, F>(transition: (state: S, event: E) => readonly [S, readonly F[]], initial: S, show: (effect: F) => string, path: E[]) {
+  let state = initial;
+  const send = (...events: E[]): string[] => {
+    const effects: string[] = [];
+    for (const event of events) {
+      const [next, produced] = transition(state, event);
+      state = next;
+      effects.push(...produced.map(show));
+    }
+    return effects;
+  };
+  send(...path);
+  return {
+    send,
+    get state(): S {
+      return state;
+    },
+  };
+}
+
+/** Completes a WebSocket handshake over a raw socket, then stops reading: the slowest client, one that never answers a close. */
+export function stalledWebSocketClient(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    });
+    socket.once('data', (chunk) => {
+      if (!chunk.toString().startsWith('HTTP/1.1 101')) return reject(new Error(`handshake failed: ${chunk.toString()}`));
+      socket.pause();
+      resolve(socket);
+    });
+    socket.on('error', reject);
+  });
+}

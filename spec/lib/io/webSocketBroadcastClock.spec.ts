@@ -1,6 +1,7 @@
-import { AddressInfo, connect, Socket } from 'node:net';
+import { AddressInfo, Socket } from 'node:net';
 import { Subject, Subscription, VirtualTimeScheduler } from 'rxjs';
 import { BroadcastSink, RivuletError, webSocketBroadcast, WebSocketBroadcastOptions } from 'rivulet';
+import { stalledWebSocketClient } from './tcpTestKit';
 
 /**
  * webSocketBroadcast's timers on an injected virtual clock, over real sockets on 127.0.0.1. The
@@ -15,25 +16,6 @@ afterEach(() => {
   subscriptions.splice(0).forEach((s) => s.unsubscribe());
   sockets.splice(0).forEach((s) => s.destroy());
 });
-
-/** Completes a WebSocket handshake over a raw socket, then stops reading: it never answers a close. */
-function stalledClient(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      );
-    });
-    sockets.push(socket);
-    socket.once('data', (chunk) => {
-      if (!chunk.toString().startsWith('HTTP/1.1 101')) return reject(new Error(`handshake failed: ${chunk.toString()}`));
-      socket.pause();
-      resolve(socket);
-    });
-    socket.on('error', () => undefined);
-  });
-}
 
 /** Waits for a condition that events will make true (the sink's counters follow its sockets). */
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -59,7 +41,7 @@ async function serve(options: WebSocketBroadcastOptions<string>) {
 describe('webSocketBroadcast on an injected clock', () => {
   it('after completion, a client that never answers the close is cut off at closeTimeoutMs of scheduler time', async () => {
     const served = await serve({ closeTimeoutMs: LONG });
-    await stalledClient(served.port);
+    sockets.push(await stalledWebSocketClient(served.port));
     await until(() => served.sink.stats.clients === 1, 'the client');
     served.source.next('last');
     served.source.complete();
@@ -72,7 +54,7 @@ describe('webSocketBroadcast on an injected clock', () => {
 
   it('on unsubscribe, a client that never answers the 1001 is terminated after a grace of scheduler time', async () => {
     const served = await serve({});
-    await stalledClient(served.port);
+    sockets.push(await stalledWebSocketClient(served.port));
     await until(() => served.sink.stats.clients === 1, 'the client');
     subscriptions.splice(0).forEach((s) => s.unsubscribe());
     expect(served.sink.stats.clients).toBe(1);
@@ -84,7 +66,7 @@ describe('webSocketBroadcast on an injected clock', () => {
   it("under 'disconnect', a slow client that never answers the 1013 is terminated after a grace of scheduler time", async () => {
     const reported: string[] = [];
     const served = await serve({ slowClient: { policy: 'disconnect', maxBufferedBytes: 64 * 1024 }, onClientError: (e) => reported.push(e.code) });
-    await stalledClient(served.port);
+    sockets.push(await stalledWebSocketClient(served.port));
     await until(() => served.sink.stats.clients === 1, 'the client');
     // A stalled reader fills the kernel's buffers, then its socket, then its queue.
     for (let i = 0; served.sink.stats.slowClientsDisconnected === 0; i++) {

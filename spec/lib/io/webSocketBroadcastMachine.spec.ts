@@ -1,7 +1,8 @@
 import { RivuletError } from 'rivulet';
 import {
-  BroadcastConfig, BroadcastEffect, BroadcastEvent, BroadcastPhase, BroadcastState, ClientPhase, broadcastTransition, initialBroadcastState,
+  BroadcastConfig, BroadcastEffect, BroadcastEvent, BroadcastPhase, ClientPhase, broadcastTransition, initialBroadcastState,
 } from '../../../lib/io/webSocketBroadcastMachine';
+import { driveMachine } from './tcpTestKit';
 
 const config: BroadcastConfig = { where: 'webSocketBroadcast', policy: 'drop-oldest', maxBufferedBytes: 10, replayLatest: 2, closeOnComplete: true, closeTimeoutMs: 5000 };
 
@@ -38,25 +39,14 @@ function show(effect: BroadcastEffect<Key>): string {
 }
 
 function broadcast(overrides: Partial<BroadcastConfig> = {}, ...path: BroadcastEvent<Key>[]) {
-  const transition = broadcastTransition<Key>({ ...config, ...overrides });
-  let state: BroadcastState<Key> = initialBroadcastState();
-  const send = (...events: BroadcastEvent<Key>[]): string[] => {
-    const effects: string[] = [];
-    for (const event of events) {
-      const [next, produced] = transition(state, event);
-      state = next;
-      effects.push(...produced.map(show));
-    }
-    return effects;
-  };
-  send(...path);
+  const machine = driveMachine(broadcastTransition<Key>({ ...config, ...overrides }), initialBroadcastState<Key>(), show, path);
   return {
-    send,
+    send: machine.send,
     get phase(): BroadcastPhase {
-      return state.phase;
+      return machine.state.phase;
     },
     client(key: Key): ClientPhase | 'gone' {
-      return state.clients.get(key)?.phase ?? 'gone';
+      return machine.state.clients.get(key)?.phase ?? 'gone';
     },
   };
 }

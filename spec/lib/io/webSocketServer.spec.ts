@@ -1,8 +1,9 @@
 import { createServer, get, Server } from 'node:http';
-import { AddressInfo, connect, Socket } from 'node:net';
+import { AddressInfo } from 'node:net';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
 import { BroadcastSink, FlowGate, RivuletError, webSocketBroadcast, WebSocketBroadcastOptions, webSocketListen } from 'rivulet';
+import { stalledWebSocketClient } from './tcpTestKit';
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -61,24 +62,6 @@ function client(url: string, options: ConstructorParameters<typeof WebSocket>[2]
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve({ ws, messages, closed }));
     ws.once('error', reject);
-  });
-}
-
-/** Completes a WebSocket handshake over a raw socket, then stops reading: the slowest client. */
-function stalledClient(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-      );
-    });
-    socket.once('data', (chunk) => {
-      if (!chunk.toString().startsWith('HTTP/1.1 101')) return reject(new Error(`handshake failed: ${chunk.toString()}`));
-      socket.pause();
-      resolve(socket);
-    });
-    socket.on('error', reject);
   });
 }
 
@@ -223,7 +206,7 @@ describe('webSocketBroadcast', () => {
     let completed = false;
     source.pipe(sink).subscribe({ complete: () => (completed = true) });
     const url = `ws://127.0.0.1:${await port.promise}`;
-    const stalled = await stalledClient(await port.promise);
+    const stalled = await stalledWebSocketClient(await port.promise);
     const fast = await client(url);
     await until(() => sink.stats.clients === 2, 'two clients');
 
@@ -249,7 +232,7 @@ describe('webSocketBroadcast', () => {
     });
     const port = deferred<number>();
     const subscription = source.pipe(sink).subscribe();
-    const stalled = await stalledClient(await port.promise);
+    const stalled = await stalledWebSocketClient(await port.promise);
     const stalledClosed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
     const fast = await client(`ws://127.0.0.1:${await port.promise}`);
     await until(() => sink.stats.clients === 2, 'two clients');
