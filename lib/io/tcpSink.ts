@@ -132,8 +132,9 @@ export function tcpSink(options: TcpSinkOptions): (source: Observable<string | U
     where, maxBufferedBytes, highWaterMarkBytes, lowWaterMarkBytes, initialDelayMs, maxDelayMs, maxAttempts, connectTimeoutMs, closeTimeoutMs, hasGate: gate !== undefined,
   };
   const transition = tcpSinkTransition(config);
-  const announce = onConnect && guarded(where0, 'onConnect', onConnect);
-  const report = onConnectionError ? guarded(where0, 'onConnectionError', onConnectionError) : (error: RivuletError) => process.stderr.write(`rivulet: ${error.message}\n`);
+  // 'wrap': an onConnectionError that rethrows the error it was given is still a failed callback.
+  const announce = onConnect && guarded(where0, 'onConnect', onConnect, 'wrap');
+  const report = onConnectionError ? guarded(where0, 'onConnectionError', onConnectionError, 'wrap') : (error: RivuletError) => process.stderr.write(`rivulet: ${error.message}\n`);
 
   return (source) =>
     new Observable<never>((subscriber) => {

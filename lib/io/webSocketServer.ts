@@ -136,9 +136,9 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
   const stats: BroadcastStats = { clients: 0, messagesSent: 0, messagesDropped: 0, slowClientsDisconnected: 0, clientsRefused: 0 };
 
   const transition = broadcastTransition<WebSocket>({ where, policy, maxBufferedBytes, replayLatest, closeOnComplete, closeTimeoutMs });
-  const serializeValue = guarded(where, 'serialize', serialize);
+  const serializeValue = guarded(where, 'serialize', serialize, 'wrap');
   // What snapshot's values fail to serialize with is a failure of the snapshot, as it always was.
-  const snapshotTexts = snapshot && guarded(where, 'snapshot', () => snapshot().map(serialize));
+  const snapshotTexts = snapshot && guarded(where, 'snapshot', () => snapshot().map(serialize), 'wrap');
 
   const sink = (source: Observable<T>) =>
     new Observable<never>((subscriber) => {

@@ -328,5 +328,18 @@ describe('tcpSink on a scripted socket, on virtual time', () => {
     expect(sink.outcome.error).toMatchObject({ code: 'ERR_CALLBACK_FAILED', message: 'tcpSink: onConnectionError threw: no' });
     sink.advance(10_000);
     expect(sink.sockets).toHaveLength(1);
+
+    // Rethrowing the error it was given is a failed callback too, not a connection error.
+    const rethrowing = scripted({
+      onConnectionError: (error) => {
+        throw error;
+      },
+    });
+    rethrowing.last().fail('ECONNREFUSED');
+    await rethrowing.last().whenClosed();
+    expect(rethrowing.outcome.error).toMatchObject({
+      code: 'ERR_CALLBACK_FAILED',
+      message: 'tcpSink: onConnectionError threw: tcpSink 127.0.0.1:7002: cannot connect (ECONNREFUSED); retrying in 100 ms with 0 bytes buffered',
+    });
   });
 });
