@@ -51,6 +51,11 @@ export interface FrameDecoder {
   readonly frames: number;
   /** Bytes consumed so far (headers, payloads and delimiters of delivered frames). */
   readonly bytes: number;
+  /**
+   * Bytes received of the frame not yet complete, its header included: what a peer can make us
+   * hold without ever finishing a frame, so that a server can bound it across its connections.
+   */
+  readonly pendingBytes: number;
 }
 
 /** A decoding or encoding failure, naming the frame (1-based), its byte offset and the peer. */
@@ -262,7 +267,7 @@ abstract class ChunkedDecoder implements FrameDecoder {
   frames = 0;
   bytes = 0;
   protected pending: Buffer[] = [];
-  protected pendingBytes = 0;
+  protected keptBytes = 0;
   private failure: FrameError | undefined;
 
   constructor(
@@ -271,6 +276,10 @@ abstract class ChunkedDecoder implements FrameDecoder {
     protected readonly onFrame: (frame: Buffer) => void,
     protected readonly peer: string | undefined,
   ) {}
+
+  get pendingBytes(): number {
+    return this.keptBytes;
+  }
 
   /** Offset of the frame most recently delivered. */
   private frameOffset = 0;
@@ -347,14 +356,14 @@ abstract class ChunkedDecoder implements FrameDecoder {
       if (take === head.length) this.pending.shift();
       else this.pending[0] = head.subarray(take);
     }
-    this.pendingBytes -= count;
+    this.keptBytes -= count;
     return out;
   }
 
   protected keep(rest: Buffer): void {
     if (rest.length === 0) return;
     this.pending.push(rest);
-    this.pendingBytes += rest.length;
+    this.keptBytes += rest.length;
   }
 }
 
@@ -371,24 +380,29 @@ class LengthPrefixedDecoder extends ChunkedDecoder {
     super('length-prefixed', maxFrameBytes, onFrame, peer);
   }
 
+  override get pendingBytes(): number {
+    // Once read, the header is no longer kept, but the peer did send it.
+    return this.keptBytes + (this.declared >= 0 ? this.headerBytes : 0);
+  }
+
   protected decode(chunk: Buffer): void {
     const h = this.headerBytes;
-    if (this.pendingBytes > 0 || this.declared >= 0) {
+    if (this.keptBytes > 0 || this.declared >= 0) {
       // Finish the frame that spans chunks; only this path copies.
       this.keep(chunk);
       if (this.declared < 0) {
-        if (this.pendingBytes < h) return;
+        if (this.keptBytes < h) return;
         this.declared = this.takePending(h).readUIntBE(0, h);
         this.checkDeclared(this.declared);
       }
-      if (this.pendingBytes < this.declared) return;
+      if (this.keptBytes < this.declared) return;
       const size = this.declared;
       const frame = this.takePending(size);
       this.declared = -1;
       // What is left lies within the last chunk pushed, so it is at most one view.
       const rest = this.pending.length > 0 ? this.pending[0] : EMPTY;
       this.pending = [];
-      this.pendingBytes = 0;
+      this.keptBytes = 0;
       this.deliver(frame, h + size, rest, 0);
       chunk = rest;
     }
@@ -423,10 +437,10 @@ class LengthPrefixedDecoder extends ChunkedDecoder {
 
   protected finish(): void {
     if (this.declared >= 0) {
-      throw this.fail('ERR_FRAME_TRUNCATED', `was cut short: the stream ended after ${this.pendingBytes} of its ${this.declared} bytes`);
+      throw this.fail('ERR_FRAME_TRUNCATED', `was cut short: the stream ended after ${this.keptBytes} of its ${this.declared} bytes`);
     }
-    if (this.pendingBytes > 0) {
-      throw this.fail('ERR_FRAME_TRUNCATED', `was cut short: the stream ended after ${this.pendingBytes} of its ${this.headerBytes} header bytes`);
+    if (this.keptBytes > 0) {
+      throw this.fail('ERR_FRAME_TRUNCATED', `was cut short: the stream ended after ${this.keptBytes} of its ${this.headerBytes} header bytes`);
     }
   }
 }
@@ -438,7 +452,7 @@ class NewlineDecoder extends ChunkedDecoder {
 
   protected decode(chunk: Buffer): void {
     let offset = 0;
-    if (this.pendingBytes > 0) {
+    if (this.keptBytes > 0) {
       const newline = chunk.indexOf(10);
       if (newline < 0) {
         this.keep(chunk);
@@ -446,7 +460,7 @@ class NewlineDecoder extends ChunkedDecoder {
         return;
       }
       this.keep(chunk.subarray(0, newline));
-      const line = this.takePending(this.pendingBytes);
+      const line = this.takePending(this.keptBytes);
       offset = newline + 1;
       this.emitLine(line, 0, line.length, line.length + 1, chunk, offset);
     }
@@ -475,14 +489,14 @@ class NewlineDecoder extends ChunkedDecoder {
 
   /** A line longer than the limit plus a possible `\r` can never become a valid frame. */
   private checkGrowing(): void {
-    if (this.pendingBytes > this.maxFrameBytes + 1) {
+    if (this.keptBytes > this.maxFrameBytes + 1) {
       throw this.fail('ERR_FRAME_TOO_LARGE', `is a line longer than maxFrameBytes ${this.maxFrameBytes} with no newline yet`);
     }
   }
 
   protected finish(): void {
-    if (this.pendingBytes === 0) return;
-    const line = this.takePending(this.pendingBytes);
+    if (this.keptBytes === 0) return;
+    const line = this.takePending(this.keptBytes);
     this.emitLine(line, 0, line.length, line.length, EMPTY, 0);
   }
 }

@@ -198,3 +198,31 @@ describe('newlineDelimited', () => {
     expect(() => framing.encode(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_VALUE' }));
   });
 });
+
+describe('pendingBytes', () => {
+  it.each([1, 2, 4] as const)('counts the bytes received of the incomplete frame, header included, at every cut (headerBytes %d)', (headerBytes) => {
+    const framing = lengthPrefixed({ headerBytes });
+    const frames = ['ab', '', 'cdefg'].map((p) => frameBytes(p, headerBytes));
+    const wire = Buffer.concat(frames);
+    // Where each frame starts on the wire: the bytes after the last start passed are the pending ones.
+    const starts = frames.reduce<number[]>((acc, f) => [...acc, acc[acc.length - 1] + f.length], [0]);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const decoder = framing.decoder(() => undefined);
+      decoder.push(wire.subarray(0, cut));
+      const completeUpTo = Math.max(...starts.filter((s) => s <= cut));
+      expect(decoder.pendingBytes).toBe(cut - completeUpTo);
+      decoder.push(wire.subarray(cut));
+      expect(decoder.pendingBytes).toBe(0);
+    }
+  });
+
+  it('counts the bytes of a line without its newline yet', () => {
+    const decoder = newlineDelimited().decoder(() => undefined);
+    decoder.push(Buffer.from('one\ntw'));
+    expect(decoder.pendingBytes).toBe(2);
+    decoder.push(Buffer.from('o and'));
+    expect(decoder.pendingBytes).toBe(7);
+    decoder.push(Buffer.from(' more\nx'));
+    expect(decoder.pendingBytes).toBe(1);
+  });
+});
