@@ -1,8 +1,8 @@
-import { from, mergeMap, of, Subject, take } from 'rxjs';
+import { from, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { boundaryWindow, BoundaryWindowOptions, ClosedWindow } from 'rivulet';
 import { callbackFailed } from '../../lib/core/errors';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -117,11 +117,7 @@ describe('boundaryWindow', () => {
   it('does not break unsubscription chains', () => {
     newScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-m-b-m-c-m-|', values);
-      const result = source.pipe(
-        mergeMap((v) => of(v)),
-        summing(),
-        mergeMap((w) => of(w)),
-      );
+      const result = source.pipe(betweenMergeMaps(summing()));
       expectObservable(result, '------!').toBe('---x---', { x: byBoundary(1, 1) });
       expectSubscriptions(source.subscriptions).toBe('^-----!');
     });

@@ -1,7 +1,7 @@
-import { from, mergeMap, of, Subject, take } from 'rxjs';
+import { from, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { FlowGate, pace, RivuletError } from 'rivulet';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2015, 0, 1);
@@ -160,11 +160,7 @@ describe('pace', () => {
     testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
       const values = { a: at('a', 0), b: at('b', 1), c: at('c', 2) };
       const source = hot('a 199s b 199s c', values);
-      const result = source.pipe(
-        mergeMap((e) => of(e)),
-        pace({ timestampOf, speed: 24 }),
-        mergeMap((e) => of(e)),
-      );
+      const result = source.pipe(betweenMergeMaps(pace({ timestampOf, speed: 24 })));
       expectObservable(result, '300s !').toBe('a 199s b', values);
       expectSubscriptions(source.subscriptions).toBe('^ 299999ms !');
     });

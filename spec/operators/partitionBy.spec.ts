@@ -1,7 +1,7 @@
-import { catchError, delay, endWith, map, merge, mergeMap, Observable, of, OperatorFunction, pipe, range, SchedulerAction, SchedulerLike, Subject, take, takeUntil, tap, throwError } from 'rxjs';
+import { catchError, delay, endWith, map, merge, Observable, of, OperatorFunction, pipe, range, SchedulerAction, SchedulerLike, take, takeUntil, tap, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { hashMod, partitionBy, PartitionContext, RivuletError, slidingHourWindow, statefulScan, wallarooHashRing } from 'rivulet';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const boom = new Error('boom');
 const failed = (callback: string) =>
@@ -242,11 +242,7 @@ describe('partitionBy', () => {
   it('does not break unsubscription chains', () => {
     testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-b-c-d-|', { a: 'x1', b: 'y2', c: 'x3', d: 'y4' });
-      const result = source.pipe(
-        mergeMap((v) => of(v)),
-        partitionBy({ keyOf, pipeline: ({ key }: PartitionContext<string>) => runningSum(key) }),
-        mergeMap((v) => of(v)),
-      );
+      const result = source.pipe(betweenMergeMaps(partitionBy({ keyOf, pipeline: ({ key }: PartitionContext<string>) => runningSum(key) })));
       expectObservable(result, '----!').toBe('-1-2-', { 1: 'x=1', 2: 'y=2' });
       expectSubscriptions(source.subscriptions).toBe('^---!');
     });

@@ -1,7 +1,7 @@
-import { catchError, mergeMap, Observable, of, Subject, take } from 'rxjs';
+import { catchError, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RivuletError, slidingHourWindow, SlidingHourWindowOptions, WindowChange, windowStats } from 'rivulet';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const H = 3_600_000;
 interface Ev { k: string; t: number; w?: number }
@@ -205,11 +205,7 @@ describe('slidingHourWindow', () => {
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
       const eventTime$ = hot<number>('--------');
-      const result = source.pipe(
-        mergeMap((e) => of(e)),
-        slidingHourWindow(options({ eventTime$ })),
-        mergeMap((c) => of(c)),
-      );
+      const result = source.pipe(betweenMergeMaps(slidingHourWindow(options({ eventTime$ }))));
       expectObservable(result, '----!').toBe('-a-b-', { a: change('a', 1, -23, 1), b: change('a', 2, -22, 2) });
       expectSubscriptions(source.subscriptions).toBe('^---!');
       expectSubscriptions(eventTime$.subscriptions).toBe('^---!');

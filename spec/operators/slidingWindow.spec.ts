@@ -1,7 +1,7 @@
-import { catchError, mergeMap, Observable, of, Subject, take } from 'rxjs';
+import { catchError, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Aggregator, counting, countingBy, fixedPanes, RivuletError, slidingWindow, SlidingWindowOptions, WindowChange, windowStats } from 'rivulet';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const H = 3_600_000;
 interface Ev { k: string; t: number; id?: string; code?: number }
@@ -221,11 +221,7 @@ describe('slidingWindow', () => {
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
       const eventTime$ = hot<number>('--------');
-      const result = source.pipe(
-        mergeMap((e) => of(e)),
-        slidingWindow(hourly({ eventTime$ })),
-        mergeMap((c) => of(c)),
-      );
+      const result = source.pipe(betweenMergeMaps(slidingWindow(hourly({ eventTime$ }))));
       expectObservable(result, '----!').toBe('-a-b-', { a: change('a', 1, -1, 1), b: change('a', 2, 0, 2) });
       expectSubscriptions(source.subscriptions).toBe('^---!');
       expectSubscriptions(eventTime$.subscriptions).toBe('^---!');

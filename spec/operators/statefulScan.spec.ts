@@ -1,7 +1,7 @@
-import { mergeMap, of, range, Subject, take, tap } from 'rxjs';
+import { of, range, Subject, take, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RivuletError, stateHandle, statefulScan, StateHandle } from 'rivulet';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const boom = new Error('boom');
 const failed = (callback: string) =>
@@ -246,11 +246,7 @@ describe('statefulScan', () => {
   it('does not break unsubscription chains', () => {
     scheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-b-c-d-|', { a: 1, b: 2, c: 3, d: 4 });
-      const result = source.pipe(
-        mergeMap((n) => of(n)),
-        runningSum(),
-        mergeMap((n) => of(n)),
-      );
+      const result = source.pipe(betweenMergeMaps(runningSum()));
       expectObservable(result, '----!').toBe('-x-y-', { x: 1, y: 3 });
       expectSubscriptions(source.subscriptions).toBe('^---!');
     });

@@ -1,8 +1,8 @@
-import { from, mergeMap, of, Subject, take } from 'rxjs';
+import { from, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Ranked, RivuletError, topK } from 'rivulet';
 import { callbackFailed } from '../../lib/core/errors';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 interface Update {
   key: string;
@@ -115,11 +115,7 @@ describe('topK', () => {
   it('does not break unsubscription chains', () => {
     newScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-b-c-|', updates('a1', 'b2', 'c3'));
-      const result = source.pipe(
-        mergeMap((u) => of(u)),
-        topK({ k: 2, ...byKey }),
-        mergeMap((list) => of(list)),
-      );
+      const result = source.pipe(betweenMergeMaps(topK({ k: 2, ...byKey })));
       expectObservable(result, '----!').toBe('-x-y-', { x: [r('a', 1)], y: [r('b', 2), r('a', 1)] });
       expectSubscriptions(source.subscriptions).toBe('^---!');
     });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'fs';
-import { catchError, from, mergeMap, Observable, of, Subject, take } from 'rxjs';
+import { catchError, from, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { calendarDays, counting, countingBy, fixedPanes, RivuletError, tumblingWindow, TumblingWindowOptions, WindowResult, windowStats } from 'rivulet';
-import { EndlessSource } from './syncSource';
+import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -227,11 +227,7 @@ describe('tumblingWindow', () => {
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-a-b-c-|', { a: ev('a', 0), b: ev('a', 1), c: ev('a', 2) });
       const eventTime$ = hot<number>('--------');
-      const windows = source.pipe(
-        mergeMap((e) => of(e)),
-        tumblingWindow(hourly({ eventTime$ })),
-        mergeMap((w) => of(w)),
-      );
+      const windows = source.pipe(betweenMergeMaps(tumblingWindow(hourly({ eventTime$ }))));
       expectObservable(windows, '----!').toBe('---x-', { x: result('a', 1, 0, H) });
       expectSubscriptions(source.subscriptions).toBe('^---!');
       expectSubscriptions(eventTime$.subscriptions).toBe('^---!');

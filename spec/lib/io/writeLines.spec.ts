@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { from, lastValueFrom, NEVER, Observable, of, range, map, mergeMap, Subject, takeUntil, throwError, concat } from 'rxjs';
+import { from, lastValueFrom, NEVER, Observable, of, range, map, Subject, takeUntil, throwError, concat } from 'rxjs';
 import { FlowGate, RivuletError, writeLines } from 'rivulet';
-import { EndlessSource } from '../../operators/syncSource';
+import { betweenMergeMaps, EndlessSource } from '../../operators/operatorCases';
 
 /** A Writable that takes `delayMs` per chunk, like a slow disk or a pipe nobody reads fast. */
 function slowWritable(highWaterMark: number, delayMs: number) {
@@ -147,11 +147,7 @@ describe('writeLines', () => {
     });
     const source = new Subject<string>();
     const subscription = source
-      .pipe(
-        mergeMap((line) => of(line)),
-        writeLines(stream),
-        mergeMap((never) => of(never)),
-      )
+      .pipe(betweenMergeMaps(writeLines(stream)))
       .subscribe();
     source.next('a');
     expect(source.observed).toBe(true);

@@ -1,4 +1,10 @@
-import { Observable } from 'rxjs';
+import { mergeMap, Observable, of, OperatorFunction, pipe } from 'rxjs';
+
+/**
+ * Cases every rivulet operator's spec runs, after RxJS's own operator specs: a synchronous
+ * source that must stop when the subscriber leaves, and an operator between two `mergeMap`s,
+ * whose unsubscription must still reach the source ("does not break unsubscription chains").
+ */
 
 /**
  * A synchronous source that emits `valueAt(0), valueAt(1), ...` in one loop, checking
@@ -18,4 +24,13 @@ export class EndlessSource<T> {
       }
     });
   }
+}
+
+/** `op` between two `mergeMap`s, as RxJS's "does not break unsubscription chains" cases put it. */
+export function betweenMergeMaps<T, R>(op: OperatorFunction<T, R>): OperatorFunction<T, R> {
+  return pipe(
+    mergeMap((value: T) => of(value)),
+    op,
+    mergeMap((output: R) => of(output)),
+  );
 }
