@@ -32,6 +32,8 @@ export * from './lib/io/tcpSink';
 export * from './lib/io/webSocketServer';
 export * from './lib/io/webSocketClient';
 export * from './lib/io/files';
+export { jsonMemberFilter } from './lib/io/lineFilter';
+export type { LineFilter } from './lib/io/lineFilter';
 export * from './lib/io/writeLines';
 
 export { StateScope, withStateScope, currentStateScope, joinScope, refuseCheckpoint } from './lib/state/scope';

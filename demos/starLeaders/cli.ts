@@ -2,17 +2,18 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import {
-  concatMap, defer, EMPTY, finalize, ignoreElements, interval, lastValueFrom, map, merge, mergeMap, NEVER, Observable, of,
-  OperatorFunction, share, Subject, takeUntil, tap,
+  concatMap, connect, defer, EMPTY, endWith, finalize, ignoreElements, interval, lastValueFrom, map, merge, mergeMap, MonoTypeOperatorFunction, NEVER,
+  Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
 } from 'rxjs';
 import {
-  fileLines, FileProgress, FlowGate, newlineDelimited, pace, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
+  fileLines, FileProgress, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
+import { watchConnection } from '../senderConnection';
 import { DashboardMessage, serveDashboard } from './dashboardServer';
-import { describeGitHubEvent, GitHubEvent, parseGitHubEvent } from './githubEvents';
+import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
-import { globalLeaders, Leader, PartitionLeaders, starLeaders } from './starLeaders';
+import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeaders } from './starLeaders';
 
 export const BUNDLED_ARCHIVE = ['2015-01-01-0.json.gz', '2015-01-01-1.json.gz'].map((f) => join(packageRoot(), 'demos', 'data', 'gharchive', f));
 
@@ -76,7 +77,9 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
     .argument('<host:port>', 'where star-leaders --listen is listening')
     .argument('<files...>', 'GitHub Archive files (.json or .json.gz), in order')
     .option('--speed <n>', 'times event-time speed (24: one hour of events in 2.5 minutes)', positiveNumber, 24)
-    .action(async (address: string, files: string[], flags: { speed: number }) => streamArchive(address, files, flags.speed, io));
+    .option('--keepalive <duration>', 'send an empty line after this long without an event, so that a gap in event time does not look idle to the listener (0s: never)', '10s')
+    .action(async (address: string, files: string[], flags: { speed: number; keepalive: string }) =>
+      streamArchive(address, files, flags.speed, parseDuration(flags.keepalive, '--keepalive'), io));
 }
 
 async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
@@ -92,7 +95,8 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const lines: Observable<{ text: string; source: string; lineNumber: number }> =
     flags.listen !== undefined ? tcpLines(flags.listen, gate, io)
     : flags.ws !== undefined ? webSocketLines(flags.ws, gate)
-    : fileLines(files.length > 0 ? files : BUNDLED_ARCHIVE, { gate });
+    // Files: only lines of the event types the pipeline keeps are decoded and parsed.
+    : fileLines(files.length > 0 ? files : BUNDLED_ARCHIVE, { gate, accept: githubEventTypeFilter(INTERESTING_TYPES) });
   const parsed = lines.pipe(
     parseEvents(unreadable),
     finalize(() => unreadable.complete()),
@@ -110,7 +114,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate })));
   if (flags.wsOut !== undefined) {
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
-    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false })));
+    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson })));
   }
   if (flags.out === undefined && flags.wsOut === undefined && flags.format === 'json') sinks.push(json.pipe(writeLines(io.stdout, { gate })));
   if (flags.deadLetter !== undefined) sinks.push(unreadable.pipe(map(toJson), writeLines(flags.deadLetter)));
@@ -226,8 +230,12 @@ export function formatLeaderboard(leaders: readonly Leader[], events: number, wa
   ].join('\n');
 }
 
-/** The archive streamer: files to a TCP listener, paced at `speed` times event time. */
-async function streamArchive(address: string, files: string[], speed: number, io: CliIo): Promise<void> {
+/**
+ * The archive streamer: files to a TCP listener, paced at `speed` times event time. A connection
+ * refused, reset or closed by the listener fails the command, naming the file being sent; it is
+ * not reopened, so the listener never sees part of the archive twice.
+ */
+async function streamArchive(address: string, files: string[], speed: number, keepAliveMs: number, io: CliIo): Promise<void> {
   const gate = new FlowGate();
   const progress = new Subject<FileProgress>();
   const bar = io.interactive ? new SingleBar({ format: 'stream-archive {bar} {percentage}% | {file} | event time {time}', stream: io.stderr as NodeJS.WriteStream }) : undefined;
@@ -237,24 +245,54 @@ async function streamArchive(address: string, files: string[], speed: number, io
     bar?.setTotal(p.totalBytes);
     bar?.update(p.bytesRead, { file: p.source, time });
   });
+  const target = parseSocketAddress(address);
+  const connection = watchConnection();
+  let sending = files[0];
   const lines = fileLines(files, { gate, progress });
   const send = lines.pipe(
     concatMap((line) => {
       const result = parseGitHubEvent(line.text);
-      if (result.ok) return of({ text: line.text, at: result.event.createdAtMs });
+      if (result.ok) return of({ text: line.text, at: result.event.createdAtMs, source: line.source });
       io.stderr.write(`stream-archive: ${line.source}:${line.lineNumber}: skipped, ${result.reason}\n`);
       return EMPTY;
     }),
     pace({ timestampOf: (e) => e.at, speed, gate }),
-    tap((e) => (time = new Date(e.at).toISOString())),
+    tap((e) => {
+      time = new Date(e.at).toISOString();
+      sending = e.source;
+    }),
     map((e) => e.text),
-    tcpSink({ ...parseSocketAddress(address), framing: newlineDelimited(), gate }),
+    keepAliveMs > 0 ? keepAlive(keepAliveMs) : (texts) => texts,
+    tcpSink({ ...target, framing: newlineDelimited(), gate, maxAttempts: 1, createConnection: connection.createConnection }),
     takeUntil(defer(() => io.stopRequested)),
   );
+  let failure: string | undefined;
   try {
     await lastValueFrom(send, { defaultValue: undefined });
+  } catch (error) {
+    if (connection.problem === undefined && (error as { code?: unknown }).code !== 'ERR_CONNECTION') throw error;
+    failure = connection.problem ?? (error as Error).message;
   } finally {
     sub.unsubscribe();
     bar?.stop();
   }
+  failure ??= connection.problem;
+  if (failure !== undefined) {
+    const rest = files.slice(files.indexOf(sending) + 1);
+    throw new Error(`stream-archive: ${sending}: not delivered to ${formatSocketAddress(target.host, target.port)}: ${failure}${rest.length > 0 ? `; not sent: ${rest.join(', ')}` : ''}`);
+  }
+}
+
+/** Adds an empty line after `ms` without a line (star-leaders skips empty lines). */
+function keepAlive(ms: number): MonoTypeOperatorFunction<string> {
+  return connect((texts) =>
+    merge(
+      texts,
+      texts.pipe(
+        startWith(''),
+        switchMap(() => interval(ms).pipe(map(() => ''))),
+        takeUntil(texts.pipe(ignoreElements(), endWith(true))),
+      ),
+    ),
+  );
 }

@@ -5,6 +5,10 @@ import { createGunzip } from 'node:zlib';
 import { Observable, Observer } from 'rxjs';
 import { FlowGate } from '../core/flowGate';
 import { invalidOption, RivuletError } from '../core/errors';
+import type { LineFilter } from './lineFilter';
+
+/** The UTF-8 byte order mark as a binary string. */
+const BYTE_ORDER_MARK = '\xef\xbb\xbf';
 
 /** One line of a file, without its line ending. */
 export interface FileLine {
@@ -33,6 +37,12 @@ export interface FileLinesOptions {
   progress?: Partial<Observer<FileProgress>>;
   /** Size of the reads from disk; 64 KiB by default. */
   chunkBytes?: number;
+  /**
+   * Emits only the lines this keeps; the others are skipped (line numbers still count them). A
+   * {@link LineFilter} with `acceptBinary` (such as `jsonMemberFilter`) sees each line's bytes
+   * before they are decoded, so a skipped line is never turned into a string.
+   */
+  accept?: LineFilter | ((text: string) => boolean);
 }
 
 /**
@@ -45,6 +55,11 @@ export interface FileLinesOptions {
  * emitted; a UTF-8 byte order mark at the start of a file is skipped. Bytes that are not valid
  * UTF-8 become U+FFFD (the replacement character), as `readline` and most line tools do: a bad
  * byte spoils one character, never the replay.
+ *
+ * With `accept`, only the lines it keeps are emitted, with their own line numbers; with a byte
+ * filter, lines are cut from each chunk as byte ranges and only kept lines are decoded, each on
+ * its own (the same text as decoding the whole file, since a line end is never part of a
+ * multi-byte character).
  *
  * ```text
  * a.log: "x\r\ny\n"   b.log.gz: gzip("z")
@@ -64,11 +79,15 @@ export interface FileLinesOptions {
  */
 export function fileLines(paths: string | readonly string[], options: FileLinesOptions = {}): Observable<FileLine> {
   const files = typeof paths === 'string' ? [paths] : [...paths];
-  const { gate, progress, chunkBytes = 64 * 1024 } = options;
+  const { gate, progress, chunkBytes = 64 * 1024, accept } = options;
   for (const path of files) {
     if (typeof path !== 'string' || path === '') throw invalidOption('fileLines', 'every path must be a non-empty string');
   }
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw invalidOption('fileLines', `chunkBytes must be an integer >= 1, got ${String(chunkBytes)}`);
+  const filter = accept === undefined ? undefined : typeof accept === 'function' ? { acceptText: accept } : accept;
+  if (filter !== undefined && typeof filter?.acceptText !== 'function') throw invalidOption('fileLines', 'accept must be a function of the line or a LineFilter');
+  const acceptText = filter?.acceptText.bind(filter);
+  const acceptBinary = filter?.acceptBinary?.bind(filter);
 
   return new Observable<FileLine>((subscriber) => {
     let index = 0;
@@ -106,7 +125,8 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
       let first = true;
 
       raw = createReadStream(path, { highWaterMark: chunkBytes });
-      lines = gzip ? raw.pipe(createGunzip({ chunkSize: chunkBytes })) : raw;
+      // zlib takes no output chunks below 64 bytes.
+      lines = gzip ? raw.pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) })) : raw;
       raw.on('error', (err) => fail(path, 'cannot read', err));
       if (gzip) lines.on('error', (err) => fail(path, 'corrupt gzip data in', err));
       if (progress?.next) {
@@ -117,7 +137,8 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
       }
 
       const emitText = (text: string) => {
-        if (first) {
+        // A byte order mark split across reads arrives once decoded: the first non-empty text.
+        if (first && text !== '') {
           first = false;
           if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
         }
@@ -132,7 +153,8 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         rest = '';
         for (;;) {
           if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-          subscriber.next({ text: line, source: path, lineNumber: ++lineNumber });
+          lineNumber++;
+          if (acceptText === undefined || acceptText(line)) subscriber.next({ text: line, source: path, lineNumber });
           if (closed) return;
           start = end + 1;
           end = text.indexOf('\n', start);
@@ -142,14 +164,64 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         rest = text.slice(start);
       };
 
-      lines.on('data', (chunk: Buffer) => emitText(decoder.write(chunk)));
+      // Byte lines: each chunk is read as a binary string (one character per byte, a plain copy),
+      // the filter runs on the line's stretch of it, and only kept lines are decoded. A line a
+      // chunk leaves unfinished waits, as bytes, for the next chunk.
+      let carry: Buffer[] = [];
+      const emitLines = (chunk: Buffer, binary: string, start: number, last: boolean) => {
+        for (;;) {
+          let end = binary.indexOf('\n', start);
+          if (lineNumber === 0 && binary.startsWith(BYTE_ORDER_MARK, start) && (end !== -1 || last)) start += 3;
+          if (end === -1) {
+            if (!last) {
+              if (start < chunk.length) carry.push(chunk.subarray(start));
+              return;
+            }
+            if (start === chunk.length) return; // no last line without a newline
+            end = chunk.length;
+          }
+          const next = end + 1;
+          if (end > start && binary.charCodeAt(end - 1) === 13) end--;
+          lineNumber++;
+          if (acceptBinary!(binary, start, end)) subscriber.next({ text: chunk.toString('utf8', start, end), source: path, lineNumber });
+          if (closed || next > chunk.length) return;
+          start = next;
+        }
+      };
+      const emitBytes = (chunk: Buffer) => {
+        if (carry.length > 0) {
+          const newline = chunk.indexOf(10);
+          if (newline === -1) {
+            carry.push(chunk);
+            return;
+          }
+          // The first line of the chunk completes the carried part: that line alone is copied.
+          const line = Buffer.concat([...carry, chunk.subarray(0, newline + 1)]);
+          carry = [];
+          emitLines(line, line.toString('latin1'), 0, false);
+          if (closed) return;
+          chunk = chunk.subarray(newline + 1);
+        }
+        emitLines(chunk, chunk.toString('latin1'), 0, false);
+      };
+
+      lines.on('data', acceptBinary !== undefined ? emitBytes : (chunk: Buffer) => emitText(decoder.write(chunk)));
       lines.on('end', () => {
         if (closed) return;
-        emitText(decoder.end());
-        if (rest !== '') {
-          const line = rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest;
-          rest = '';
-          subscriber.next({ text: line, source: path, lineNumber: ++lineNumber });
+        if (acceptBinary !== undefined) {
+          if (carry.length > 0) {
+            const last = Buffer.concat(carry);
+            carry = [];
+            emitLines(last, last.toString('latin1'), 0, true);
+          }
+        } else {
+          emitText(decoder.end());
+          if (rest !== '') {
+            const line = rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest;
+            rest = '';
+            lineNumber++;
+            if (acceptText === undefined || acceptText(line)) subscriber.next({ text: line, source: path, lineNumber });
+          }
         }
         if (closed) return;
         if (progress?.next && bytesRead !== totalBytes) progress.next({ source: path, bytesRead: totalBytes, totalBytes });
