@@ -22,14 +22,16 @@
  *
  * A client (per connection):
  * ```text
- * phase       event                       next        effects
- * live        message, socket has room    live        send
- * live        message, socket is full     backlogged  queue it
- * backlogged  message                     backlogged  queue it; past maxBufferedBytes: drop the
- *                                                     oldest and count, or (disconnect) -> closing
- * backlogged  sent (the socket took one)  live | backlogged  send from the queue while there is room
- * any         closed                      (gone)      -
- * closing     anything else               closing     -   (nothing more is sent)
+ * phase              event                      next                effects
+ * live               message, socket has room   live                send
+ * live               message, socket is full    backlogged          queue it
+ * backlogged         message                    backlogged          queue it; past maxBufferedBytes drop
+ *                                               | closing           the oldest and count, or (disconnect)
+ *                                                                   report and close with 1013
+ * backlogged         sent (the socket took one) live | backlogged   send from the queue while there is room
+ * live, backlogged   leaving (found closing)    closing             drop what waits: the client is going
+ * any                closed                     (gone)              -
+ * closing            anything else              closing             -   (nothing more is sent)
  * ```
  * "Room" is counted here, not read from the socket: the bytes of messages handed to `ws.send()`
  * whose callback has not run yet (what `bufferedAmount` counts), below `maxBufferedBytes`.
@@ -77,6 +79,8 @@ export type BroadcastEvent<K> =
   | { readonly type: 'connect'; readonly client: K; readonly peer: string; readonly initial?: readonly string[] }
   /** The socket of `client` took a message of `bytes` (its send callback ran). */
   | { readonly type: 'sent'; readonly client: K; readonly bytes: number }
+  /** The socket of `client` was found closing from the client's side: send it nothing more. */
+  | { readonly type: 'leaving'; readonly client: K }
   | { readonly type: 'closed'; readonly client: K }
   /** The cut-off after completion. */
   | { readonly type: 'timer' };
@@ -119,10 +123,15 @@ export function broadcastTransition<K>(config: BroadcastConfig): (state: Broadca
     effects.push({ type: 'send', client: key, text, bytes });
   };
 
-  const closeClient = (key: K, client: ClientState, code: number, reason: string, graceMs: number, effects: BroadcastEffect<K>[]): void => {
+  /** What a client had waiting is dropped: it is going away. */
+  const stopSending = (client: ClientState): void => {
     client.phase = 'closing';
     client.queue.length = 0;
     client.queuedBytes = 0;
+  };
+
+  const closeClient = (key: K, client: ClientState, code: number, reason: string, graceMs: number, effects: BroadcastEffect<K>[]): void => {
+    stopSending(client);
     effects.push({ type: 'close', client: key, code, reason, graceMs });
   };
 
@@ -216,6 +225,11 @@ export function broadcastTransition<K>(config: BroadcastConfig): (state: Broadca
         const effects: BroadcastEffect<K>[] = [];
         for (const [key, client] of clients) deliver(key, client, event.text, event.bytes, effects);
         return [state, effects];
+      }
+      case 'leaving': {
+        const client = clients.get(event.client);
+        if (client) stopSending(client);
+        return [state, NO_EFFECTS];
       }
       case 'sent': {
         const client = clients.get(event.client);

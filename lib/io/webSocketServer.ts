@@ -149,7 +149,8 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
         switch (effect.type) {
           case 'send': {
             const { client: ws, bytes } = effect;
-            if (ws.readyState !== WebSocket.OPEN) return; // closing from its side: its 'close' follows
+            // Closing from its side: its 'close' follows, and until then it must not count as slow.
+            if (ws.readyState !== WebSocket.OPEN) return machine.dispatch({ type: 'leaving', client: ws });
             stats.messagesSent++;
             // The callback runs once the socket has taken the bytes: room for more.
             ws.send(effect.text, () => machine.dispatch({ type: 'sent', client: ws, bytes }));

@@ -199,6 +199,14 @@ describe('webSocketBroadcast state machine: each client', () => {
     expect(machine.send(closed('A'))).toEqual(['count clients -1', 'clearTimer', 'complete']);
   });
 
+  it('a client found closing from its side is sent nothing more, and never counted as slow', () => {
+    const machine = broadcast({ policy: 'disconnect' }, connect('A'), value('0123456789'), value('waiting'));
+    expect(machine.send({ type: 'leaving', client: 'A' })).toEqual([]);
+    expect(machine.client('A')).toBe('closing');
+    expect(machine.send(value('0123456789'), value('more'), sent('A', 10))).toEqual([]);
+    expect(machine.send(closed('A'))).toEqual(['count clients -1']);
+  });
+
   it('a client that comes back gets the replay, not what it missed', () => {
     const machine = broadcast({}, connect('A'), value('1'), value('2'), closed('A'), value('3'), value('4'), value('5'));
     expect(machine.send(connect('A'))).toEqual(['count clients +1', 'send A 4', 'send A 5']);
