@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { concat, concatMap, defer, EMPTY, finalize, from, lastValueFrom, map, merge, Observable, of, Subject, takeUntil } from 'rxjs';
 import {
-  fileLines, FlowGate, lengthPrefixed, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, writeLines,
+  fileLines, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
 import { packageRoot } from '../packageRoot';
 import type { CliIo } from '../cliIo';
+import { watchConnection } from '../senderConnection';
 import { DeadLetter, END_OF_DAY, LogInput, logCounts } from './logCounts';
 
 const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(packageRoot(), 'demos', 'data', 'logs', `day_${day}.log`));
@@ -81,12 +82,32 @@ function framesFrom(address: string, gate: FlowGate, io: CliIo): Observable<LogI
   );
 }
 
+/**
+ * One connection per file, as the original sender: its lines, then END_OF_DAY. A connection that
+ * is refused, reset or closed by the listener before the end fails the command, naming the file
+ * and the files after it, which are not sent (a later day must not be counted before it).
+ * No reconnection: the listener would count the resent part of a day twice.
+ */
 async function sendLogs(address: string, files: string[]): Promise<void> {
   const target = parseSocketAddress(address);
-  for (const file of files) {
+  const peer = formatSocketAddress(target.host, target.port);
+  for (const [index, file] of files.entries()) {
     // The file is read no faster than the socket drains: the sink pauses the reader through the gate.
     const gate = new FlowGate();
+    const connection = watchConnection();
     const frames = concat(fileLines(file, { gate }).pipe(map((line) => `${line.text}\n`)), of(END_OF_DAY));
-    await lastValueFrom(frames.pipe(tcpSink({ ...target, framing: lengthPrefixed(), maxAttempts: 3, gate })), { defaultValue: undefined });
+    const sink = tcpSink({ ...target, framing: lengthPrefixed(), maxAttempts: 1, gate, createConnection: connection.createConnection });
+    let failure: string | undefined;
+    try {
+      await lastValueFrom(frames.pipe(sink), { defaultValue: undefined });
+    } catch (error) {
+      if (connection.problem === undefined && (error as { code?: unknown }).code !== 'ERR_CONNECTION') throw error;
+      failure = connection.problem ?? (error as Error).message;
+    }
+    failure ??= connection.problem;
+    if (failure !== undefined) {
+      const rest = files.slice(index + 1);
+      throw new Error(`send-logs: ${file}: not delivered to ${peer}: ${failure}${rest.length > 0 ? `; not sent: ${rest.join(', ')}` : ''}`);
+    }
   }
 }
