@@ -26,6 +26,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { AddressInfo } from 'node:net';
 import { RivuletError } from '../../index';
@@ -70,12 +71,25 @@ export interface DashboardOptions {
   readonly port?: number;
   /** Where the page opens its WebSocket, on the same host and port; default `/feed`. */
   readonly feedPath?: string;
+  /**
+   * More names the page may be asked for by (the `Host` header, port aside), for a dashboard
+   * reached through a DNS name or a proxy. Always allowed: the bind address; for a loopback or
+   * wildcard bind `localhost`, `127.0.0.1` and `[::1]`; for a wildcard bind the machine's
+   * interface addresses. Any other `Host` is refused (421), so a page on another site whose name
+   * an attacker points at this machine (DNS rebinding) cannot read the dashboard.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface Dashboard {
   readonly server: http.Server;
   /** The page's address, e.g. `http://127.0.0.1:8080/`. */
   readonly url: string;
+  /**
+   * The host names the page answers to (lower case, IPv6 in brackets), for the feed's own Host
+   * check; with a wildcard bind, the interface addresses as they were at start.
+   */
+  readonly allowedHosts: readonly string[];
   /** Stops listening and ends every connection (upgraded WebSocket ones included). */
   close(): Promise<void>;
 }
@@ -90,6 +104,9 @@ const WHERE = 'serveDashboard';
 const SAFE_FEED_PATH = /^\/[A-Za-z0-9._~\-/]*$/;
 /** A Host header fit to echo into the CSP: a DNS name or IPv4, or a bracketed IPv6, and a port. */
 const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+/** A name for `allowedHosts`: a DNS name or IPv4, or an IPv6 address with or without brackets. */
+const HOST_NAME = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 const FEED_META = '<meta name="rivulet-feed" content="/feed">';
 
 /**
@@ -108,6 +125,7 @@ const FEED_META = '<meta name="rivulet-feed" content="/feed">';
  * GET /dashboard.js, .css   -> the page
  * GET /vendor/*.umd.min.js  -> rxjs, chart.js
  * GET /anything/else        -> 404      POST /  -> 405
+ * Host: evil.example:8080   -> 421 (see `allowedHosts`)
  * ```
  *
  * @example
@@ -132,13 +150,25 @@ export function serveDashboard(options: DashboardOptions = {}): Promise<Dashboar
   if (typeof feedPath !== 'string' || !SAFE_FEED_PATH.test(feedPath)) {
     throw badOption(`feedPath must start with "/" and use only letters, digits and "._~-/", got ${JSON.stringify(feedPath)}`);
   }
+  const given = options.allowedHosts ?? [];
+  if (!Array.isArray(given)) throw badOption('allowedHosts must be an array of host names');
+  const allowedHosts = given.map((name: unknown) => {
+    const canonical = typeof name === 'string' && HOST_NAME.test(name) ? hostNameOf(name.includes(':') && !name.startsWith('[') ? `[${name}]` : name) : undefined;
+    if (canonical === undefined) throw badOption(`allowedHosts: ${JSON.stringify(name)} is not a host name or IP address (no port, no path)`);
+    return canonical;
+  });
 
-  return start(host, port, feedPath);
+  return start(host, port, feedPath, allowedHosts);
 }
 
-async function start(host: string, port: number, feedPath: string): Promise<Dashboard> {
+async function start(host: string, port: number, feedPath: string, extraHosts: readonly string[]): Promise<Dashboard> {
   const assets = await loadAssets(feedPath);
-  const server = http.createServer((req, res) => respond(assets, req, res));
+  let hosts: HostCheck | undefined;
+  const server = http.createServer((req, res) => {
+    // Before anything else, even a 404: the answer must not tell a rebound page what is here.
+    if (hosts === undefined || !hosts.allows(req.headers.host)) return misdirected(res);
+    respond(assets, req, res);
+  });
   const sockets = new Set<import('node:net').Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -154,10 +184,12 @@ async function start(host: string, port: number, feedPath: string): Promise<Dash
   });
   const address = server.address() as AddressInfo;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  hosts = hostCheck(host, urlHost, extraHosts);
 
   return {
     server,
     url: `http://${urlHost}:${address.port}/`,
+    allowedHosts: hosts.names,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -233,6 +265,51 @@ function contentSecurityPolicy(hostHeader: string | undefined): string {
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+interface HostCheck {
+  readonly names: readonly string[];
+  allows(hostHeader: string | undefined): boolean;
+}
+
+/** The names the server answers to, for a bind to `host` (given) that listens on `bound`. */
+function hostCheck(host: string, bound: string, extra: readonly string[]): HostCheck {
+  const names = new Set<string>(extra);
+  const given = hostNameOf(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+  const wildcard = bound === '0.0.0.0' || bound === '[::]';
+  for (const name of [given, hostNameOf(bound)]) if (name !== undefined) names.add(name);
+  if (wildcard || isLoopback(bound)) for (const name of LOOPBACK_NAMES) names.add(name);
+  // A wildcard bind answers on every interface; their addresses may change while it runs.
+  const interfaces = (): string[] =>
+    Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => hostNameOf(i.family === 'IPv6' ? `[${i.address.split('%')[0]}]` : i.address) ?? ''));
+  if (wildcard) for (const name of interfaces()) if (name !== '') names.add(name);
+  return {
+    names: [...names],
+    allows(hostHeader) {
+      if (hostHeader === undefined || !SAFE_HOST.test(hostHeader)) return false;
+      const name = hostNameOf(hostHeader);
+      return name !== undefined && (names.has(name) || (wildcard && interfaces().includes(name)));
+    },
+  };
+}
+
+/** `host` or `host:port` as one canonical host name: lower case, no final dot, IPs normalised. */
+function hostNameOf(text: string): string | undefined {
+  try {
+    const { hostname } = new URL(`http://${text}/`);
+    return hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === '[::1]' || /^127\./.test(hostname);
+}
+
+function misdirected(res: http.ServerResponse): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  plain(res, 421, 'misdirected request: this server does not answer to that Host');
 }
 
 function plain(res: http.ServerResponse, status: number, text: string): void {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { Observable, Subject, tap } from 'rxjs';
 import { Browser, BrowserContext, Page } from 'playwright-core';
@@ -294,10 +295,10 @@ describe('serveDashboard', () => {
     expect(csp).toContain(`connect-src 'self' ws://${host} wss://${host};`);
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
 
+    // A forged Host is refused before any page is written, so it never reaches the CSP either.
     const forged = await request(dashboard.url, 'GET', '/', { host: "evil.example; script-src 'unsafe-inline'" });
-    const forgedCsp = String(forged.headers['content-security-policy']);
-    expect(forgedCsp).toContain("connect-src 'self';");
-    expect(forgedCsp).not.toContain('unsafe-inline');
+    expect(forged.status).toBe(421);
+    expect(String(forged.headers['content-security-policy'])).toBe("default-src 'none'");
   });
 
   it('tells the page where the feed is', async () => {
@@ -347,5 +348,74 @@ describe('serveDashboard', () => {
       wss.close();
       await (closing ?? other.close());
     }
+  });
+});
+
+describe('serveDashboard Host check (DNS rebinding)', () => {
+  let dashboard: Dashboard;
+  let port: string;
+
+  beforeAll(async () => {
+    dashboard = await serveDashboard({ allowedHosts: ['Dash.Example.', '10.1.2.3'] });
+    port = new URL(dashboard.url).port;
+  });
+
+  afterAll(() => dashboard?.close());
+
+  it.each(['evil.example', 'evil.example:PORT', 'dash.example.evil.example:PORT', 'evil.example@127.0.0.1:PORT', '127.0.0.1.evil.example', 'localhost.evil.example', '10.1.2.4'])(
+    'refuses Host "%s" with 421 on every path and method, and serves nothing of the page',
+    async (host) => {
+      const headers = { host: host.replace('PORT', port) };
+      for (const [method, urlPath] of [['GET', '/'], ['HEAD', '/'], ['GET', '/dashboard.js'], ['GET', '/nope'], ['POST', '/']]) {
+        const response = await request(dashboard.url, method, urlPath, headers);
+        expect(response.status).toBe(421);
+        expect(response.headers['content-type']).toBe('text/plain; charset=utf-8');
+        if (method !== 'HEAD') expect(response.body.toString('utf8')).toBe('misdirected request: this server does not answer to that Host\n');
+      }
+    },
+  );
+
+  it.each(['127.0.0.1', '127.0.0.1:PORT', 'localhost:PORT', 'LOCALHOST.:PORT', '[::1]:PORT', '[0:0:0:0:0:0:0:1]', 'dash.example:PORT', 'DASH.EXAMPLE:80', '10.1.2.3:PORT'])(
+    'serves the page to Host "%s"',
+    async (host) => {
+      const response = await request(dashboard.url, 'GET', '/', { host: host.replace('PORT', port) });
+      expect(response.status).toBe(200);
+      expect(response.body.toString('utf8')).toContain('<meta name="rivulet-feed"');
+    },
+  );
+
+  it.each([['no Host (HTTP/1.0)', 'GET / HTTP/1.0\r\n\r\n'], ['an empty Host', 'GET / HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n']])('refuses a request with %s', async (_, raw) => {
+    const socket = net.connect({ host: '127.0.0.1', port: Number(port) });
+    try {
+      let response = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (response += chunk));
+      socket.write(raw);
+      await new Promise((resolve) => socket.once('end', resolve));
+      expect(response).toMatch(/^HTTP\/1\.1 421 /);
+      expect(response).not.toContain('rivulet-feed');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('lists the names it answers to, for the feed\'s own check', () => {
+    expect(dashboard.allowedHosts).toEqual(['dash.example', '10.1.2.3', '127.0.0.1', 'localhost', '[::1]']);
+  });
+
+  it('answers a non-loopback bind only under its own address and the names given', async () => {
+    // 127.0.0.2 is a loopback address too; an address of another kind is not available to a test.
+    const other = await serveDashboard({ host: '127.0.0.2' });
+    try {
+      expect(other.allowedHosts).toEqual(['127.0.0.2', 'localhost', '127.0.0.1', '[::1]']);
+      expect((await request(other.url, 'GET', '/', { host: 'evil.example' })).status).toBe(421);
+      expect((await request(other.url, 'GET', '/', { host: new URL(other.url).host })).status).toBe(200);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it.each([['evil.example/x'], ['a b'], [''], ['host:80'], ['beef:80'], [42]])('rejects allowedHosts %p at creation', (name) => {
+    expect(() => serveDashboard({ allowedHosts: [name as string] })).toThrow(/serveDashboard: allowedHosts: .* is not a host name/);
   });
 });
