@@ -2,9 +2,9 @@
  * Benchmark inputs: the real data sets repeated with shifted timestamps, in memory and as files
  * in a cache folder (regenerated when missing, never committed).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { packageRoot } from '../demos/packageRoot';
 import { END_OF_DAY, LogInput, LogLine } from '../demos/logCounts/logCounts';
@@ -79,6 +79,21 @@ export function logInputs(): LogInputs {
     if (write) writeAtomically(source, lines.join('\n') + '\n');
   }
   return { memory, files, lines: memory.length - LOG_DAYS, days: LOG_DAYS };
+}
+
+/**
+ * Every day of {@link logInputs} in one file, so boundary mode has to close its windows on the
+ * changes of day (the input of `rivulet log-counts big.log`, which adds one END_OF_DAY at the end).
+ */
+export function logOneFile(inputs: LogInputs): { file: string; lines: number; days: number } {
+  const file = join(CACHE_DIR, 'logs-one', 'all-days.log');
+  if (!existsSync(file)) {
+    prepareDir(dirname(file));
+    const parts: string[] = [];
+    for (const input of inputs.memory) if (input !== END_OF_DAY) parts.push(input.text);
+    writeAtomically(file, parts.join('\n') + '\n');
+  }
+  return { file, lines: inputs.lines, days: inputs.days };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,4 +214,77 @@ function prepareDir(dir: string): void {
 function writeAtomically(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole GitHub Archive lines
+
+/** Hours of whole archive events: 1,400 an hour over 108 hours is about 151,000 events, 350 MB. */
+const ARCHIVE_HOURS = 108;
+
+export interface ArchiveInputs {
+  /** One file per simulated day of whole archive lines, as GH Archive publishes them (uncompressed). */
+  files: string[];
+  events: number;
+  bytes: number;
+}
+
+const CREATED_AT = '"created_at":"';
+
+/**
+ * The archive lines of the pool exactly as archived (payloads, escapes and member order kept), with
+ * the top-level `created_at` moved to simulated time: the input a user's loop and rivulet's
+ * selective parsing both see in a real replay, where 80 to 85% of the events are of types
+ * star-leaders drops and most of the bytes are payloads it never reads.
+ */
+export function archiveInputs(): ArchiveInputs {
+  const dir = join(CACHE_DIR, 'archive');
+  const days = Math.ceil(ARCHIVE_HOURS / 24);
+  const files = Array.from({ length: days }, (_, d) => join(dir, `day_${String(d + 1).padStart(3, '0')}.json`));
+  const events = ARCHIVE_HOURS * EVENTS_PER_HOUR;
+  if (!files.every((f) => existsSync(f))) {
+    prepareDir(dir);
+    const pool = archivePool();
+    let next = 0;
+    for (let day = 0; day < days; day++) {
+      const lines: string[] = [];
+      for (let h = day * 24; h < Math.min(ARCHIVE_HOURS, (day + 1) * 24); h++) {
+        const hour: { line: string; offsetMs: number }[] = [];
+        for (let i = 0; i < EVENTS_PER_HOUR; i++) hour.push(pool[next++ % pool.length]);
+        hour.sort((a, b) => a.offsetMs - b.offsetMs);
+        for (const e of hour) lines.push(withCreatedAt(e.line, START_MS + h * HOUR_MS + e.offsetMs));
+      }
+      writeAtomically(files[day], lines.join('\n') + '\n');
+    }
+  }
+  let bytes = 0;
+  for (const f of files) bytes += statSync(f).size;
+  return { files, events, bytes };
+}
+
+function archivePool(): { line: string; offsetMs: number }[] {
+  const texts = [
+    ...['0', '1', '12'].map((h) => gunzipSync(readFileSync(join(DATA_DIR, 'gharchive-2015-01-01', `2015-01-01-${h}.json.gz`))).toString('utf8')),
+    readFileSync(join(DATA_DIR, 'gharchive-2021-07-21-pinot', '2021-07-21-few-hours.json'), 'utf8'),
+  ];
+  const pool: { line: string; offsetMs: number }[] = [];
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const at = Date.parse((JSON.parse(line) as { created_at: string }).created_at);
+      pool.push({ line, offsetMs: at % HOUR_MS });
+    }
+  }
+  return pool;
+}
+
+/** The line with its top-level created_at replaced in place; checked by parsing it back. */
+function withCreatedAt(line: string, ms: number): string {
+  const stamp = new Date(ms).toISOString().replace('.000Z', 'Z');
+  const at = line.lastIndexOf(CREATED_AT);
+  const from = at + CREATED_AT.length;
+  const replaced = at < 0 ? line : line.slice(0, from) + stamp + line.slice(line.indexOf('"', from));
+  const parsed = JSON.parse(replaced) as Record<string, unknown>;
+  if (parsed.created_at === stamp && replaced.length === line.length) return replaced;
+  return JSON.stringify({ ...(JSON.parse(line) as Record<string, unknown>), created_at: stamp });
 }

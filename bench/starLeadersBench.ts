@@ -1,19 +1,18 @@
 /**
  * star-leaders three ways: rivulet's `starLeaders()`, the same in plain RxJS (`groupBy` by
  * partition + `mergeMap` + `scan` over a state object), and a hand-written loop. The baselines
- * share `PartitionState` below, written from the semantics in DESIGN.md and the operator docs
- * (24 hourly panes per partition expiring on the global event-time watermark, half-open; top 10
- * with ties by repo name; the list emitted on every change; leaders annotated with their Fork
- * and PullRequest events of the current hour). They reuse rivulet's pure helpers (the event
- * parser, the Wallaroo hash ring, the `TopRanking` structure), so what differs is how the stream
- * is driven, not the algorithms.
+ * use no rivulet code: they share `PartitionState` below, written from the semantics in DESIGN.md
+ * and the operator docs (24 hourly panes per partition expiring on the global event-time
+ * watermark, half-open; top 10 with ties by repo name; the list emitted on every change; leaders
+ * annotated with their Fork and PullRequest events of the current hour), Wallaroo's hash ring
+ * ported as a user porting the original would, and a plain top-10 list. Reading archive files,
+ * they `JSON.parse` every line: without parsing it, a user's loop cannot know an event's type.
  */
+import { createHash } from 'node:crypto';
 import { filter, from, groupBy, map, mergeMap, Observable, OperatorFunction, scan } from 'rxjs';
 import { INTERESTING_TYPES, PartitionLeaders, starLeaders } from '../demos/starLeaders/starLeaders';
 import { fileLines } from '../lib/io/files';
-import { GitHubEvent, parseGitHubEvent } from '../demos/starLeaders/githubEvents';
-import { wallarooHashRing } from '../lib/partitioning/partitioners';
-import { Ranked, TopRanking } from '../lib/core/topRanking';
+import { GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from '../demos/starLeaders/githubEvents';
 import { digest, forEachLine, plainFileLines } from './harness';
 
 const HOUR_MS = 3_600_000;
@@ -21,6 +20,7 @@ const PARTITIONS = 10;
 const WINDOW_HOURS = 24;
 const TOP = 10;
 const RECENT = 3;
+const KEPT_TYPES = new Set(['WatchEvent', 'ForkEvent', 'PullRequestEvent']);
 
 /** What a run returns: enough to tell whether two variants computed the same thing. */
 export interface LeadersResult {
@@ -62,9 +62,12 @@ export function rivuletMemory(events: readonly GitHubEvent[], consumer: LeadersC
   return run(from(events).pipe(starLeaders()), consumer);
 }
 
-/** As the CLI reads archive files: lines, parsed, unreadable ones set aside. */
+/**
+ * As the CLI reads archive files: only the lines whose top-level type star-leaders keeps are
+ * decoded and parsed; unreadable ones are set aside.
+ */
 export function rivuletFiles(files: readonly string[], consumer: LeadersConsumer): Promise<LeadersResult> {
-  return run(fileLines(files).pipe(parseLines(), starLeaders()), consumer);
+  return run(fileLines(files, { accept: githubEventTypeFilter(INTERESTING_TYPES) }).pipe(parseLines(), starLeaders()), consumer);
 }
 
 function parseLines(): OperatorFunction<{ text: string }, GitHubEvent> {
@@ -81,9 +84,113 @@ async function run(outputs: Observable<PartitionLeaders>, consumer: LeadersConsu
   return consumer.result();
 }
 
-// --- shared state of one partition, for the two baselines -----------------------------------------
+// --- what the baselines use instead of rivulet --------------------------------------------------
 
-const naturalOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+interface Ranked {
+  readonly key: string;
+  readonly score: number;
+}
+
+/** Rank order: more stars first, then the repo name (code-unit order). */
+const before = (a: Ranked, b: Ranked): boolean => (a.score !== b.score ? a.score > b.score : a.key < b.key);
+
+/**
+ * The best `k` repos by stars, as a short sorted array next to a Map of every score; when a
+ * member loses stars the best of the others is found by one pass over the Map.
+ */
+class TopList {
+  private readonly scores = new Map<string, number>();
+  private top: Ranked[] = [];
+
+  constructor(private readonly k: number) {}
+
+  /** Sets a repo's stars (0 forgets it); true when the list changed (members, stars or order). */
+  set(key: string, score: number): boolean {
+    const old = this.scores.get(key) ?? 0;
+    if (old === score) return false;
+    if (score === 0) this.scores.delete(key);
+    else this.scores.set(key, score);
+    const at = this.top.findIndex((r) => r.key === key);
+    const row = { key, score };
+    if (at >= 0) {
+      this.top.splice(at, 1);
+      if (score < old) {
+        // Someone outside may now be better: the best of the rest competes for the free place.
+        const best = this.bestOutside();
+        if (best !== undefined && (score === 0 || before(best, row))) this.insert(best);
+        if (score > 0 && this.top.length < this.k) this.insert(row);
+      } else this.insert(row);
+      return true;
+    }
+    if (score === 0) return false;
+    if (this.top.length < this.k) return this.insert(row), true;
+    if (!before(row, this.top[this.k - 1])) return false;
+    this.top.pop();
+    return this.insert(row), true;
+  }
+
+  list(): Ranked[] {
+    return this.top.slice();
+  }
+
+  private insert(row: Ranked): void {
+    let i = this.top.length;
+    this.top.push(row);
+    for (; i > 0 && before(row, this.top[i - 1]); i--) this.top[i] = this.top[i - 1];
+    this.top[i] = row;
+  }
+
+  private bestOutside(): Ranked | undefined {
+    let best: Ranked | undefined;
+    for (const [key, score] of this.scores) {
+      const row = { key, score };
+      if ((best === undefined || before(row, best)) && !this.top.some((r) => r.key === key)) best = row;
+    }
+    return best;
+  }
+}
+
+/**
+ * Wallaroo's partitioner (the Python package hash_ring 1.3.1 with ten nodes of weight 1): each
+ * node has 40 virtual nodes "<node>-<j>" of 3 points each, the little-endian uint32s of their
+ * MD5 digest; a key belongs to the first point above the uint32 of its own MD5, wrapping around.
+ */
+function wallarooRing(nodes: number): (key: string) => number {
+  const owner = new Map<number, number>();
+  for (let node = 0; node < nodes; node++) {
+    for (let j = 0; j < 40; j++) {
+      const d = createHash('md5').update(`${node}-${j}`).digest();
+      for (let i = 0; i < 3; i++) owner.set(d.readUInt32LE(4 * i), node);
+    }
+  }
+  const points = [...owner.keys()].sort((a, b) => a - b);
+  return (key) => {
+    const k = createHash('md5').update(key).digest().readUInt32LE(0);
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid] <= k) lo = mid + 1;
+      else hi = mid;
+    }
+    return owner.get(points[lo === points.length ? 0 : lo])!;
+  };
+}
+
+/** A user's reading of an archive line: the whole line parsed, the three fields taken. */
+function readEvent(text: string): GitHubEvent | undefined {
+  let raw: Record<string, any>;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object' || !KEPT_TYPES.has(raw.type) || typeof raw.repo?.name !== 'string') return undefined;
+  const createdAtMs = Date.parse(raw.created_at);
+  return Number.isFinite(createdAtMs) ? { type: raw.type, repo: raw.repo.name, createdAtMs, raw } : undefined;
+}
+
+// --- shared state of one partition, for the two baselines -----------------------------------------
 
 /** One partition: hourly panes of star counts, the top list, the leaders' recent events. */
 export class PartitionState {
@@ -95,8 +202,8 @@ export class PartitionState {
   private readonly starts: number[] = [];
   /** Per repo: stars in the window and how many open panes hold it. */
   private readonly totals = new Map<string, { stars: number; panes: number }>();
-  private readonly ranking = new TopRanking<string>(TOP, naturalOrder);
-  private leaders: readonly Ranked<string>[] = [];
+  private readonly ranking = new TopList(TOP);
+  private leaders: readonly Ranked[] = [];
   private readonly recent = new Map<string, GitHubEvent[]>();
   private hour = -Infinity;
   late = 0;
@@ -200,13 +307,13 @@ export class PartitionState {
 
 /** The loop over events; returns a function to feed one event. */
 function leadersLoop(emit: (out: PartitionLeaders) => void): (e: GitHubEvent) => void {
-  const ring = wallarooHashRing(PARTITIONS);
+  const partitionOf = wallarooRing(PARTITIONS);
   const byKey = new Map<number, PartitionState>();
   const all: PartitionState[] = [];
   let now = -Infinity;
   return (e) => {
-    if (!INTERESTING_TYPES.has(e.type)) return;
-    const key = ring.partitionOf(e.repo);
+    if (!KEPT_TYPES.has(e.type)) return;
+    const key = partitionOf(e.repo);
     let p = byKey.get(key);
     if (p === undefined) {
       byKey.set(key, (p = new PartitionState(key, emit)));
@@ -232,8 +339,8 @@ export async function loopFiles(files: readonly string[], consumer: LeadersConsu
   const feed = leadersLoop(consumer.next);
   for (const file of files) {
     await forEachLine(file, (text) => {
-      const r = parseGitHubEvent(text);
-      if (r.ok) feed(r.event);
+      const e = readEvent(text);
+      if (e !== undefined) feed(e);
     });
   }
   return consumer.result();
@@ -250,12 +357,12 @@ type Routed = { partition: number; event: GitHubEvent } | { partition: number; n
  */
 function plainStarLeaders(): OperatorFunction<GitHubEvent, PartitionLeaders> {
   return (source) => {
-    const ring = wallarooHashRing(PARTITIONS);
+    const partitionOf = wallarooRing(PARTITIONS);
     return source.pipe(
-      filter((e) => INTERESTING_TYPES.has(e.type)),
+      filter((e) => KEPT_TYPES.has(e.type)),
       scan(
         (clock, event) => {
-          const partition = ring.partitionOf(event.repo);
+          const partition = partitionOf(event.repo);
           const items: Routed[] = [];
           if (!clock.seen.includes(partition)) {
             clock.seen.push(partition);
@@ -298,6 +405,10 @@ export function plainMemory(events: readonly GitHubEvent[], consumer: LeadersCon
 }
 
 export function plainFiles(files: readonly string[], consumer: LeadersConsumer): Promise<LeadersResult> {
-  return run(plainFileLines(files).pipe(parseLines(), plainStarLeaders()), consumer);
+  const events = plainFileLines(files).pipe(
+    map((line) => readEvent(line.text)),
+    filter((e): e is GitHubEvent => e !== undefined),
+  );
+  return run(events.pipe(plainStarLeaders()), consumer);
 }
 
