@@ -148,18 +148,19 @@ describe('star-leaders on hostile events', () => {
     );
   });
 
-  it('runs the CLI over a real archive hour with a 2,000-level ForkEvent for the leading repo, and writes it out whole', async () => {
+  // The recursive writer this replaced ended the CLI between 5,000 and 10,000 levels on Node 20.
+  it('runs the CLI over a real archive hour with a 20,000-level ForkEvent for the leading repo, and writes it out whole', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rivulet-hostile-'));
     tempDirs.push(dir);
     const attack = join(dir, 'attack.json');
     // 20 stars make victim/leader the leader of its partition (the sample's best has 20 over two hours, 11 in this one).
-    writeFileSync(attack, deepForkScenario(2000, 'object', '__proto__').join('\n') + '\n');
+    writeFileSync(attack, deepForkScenario(20_000, 'object', '__proto__').join('\n') + '\n');
     const { stdout } = await runCli(['star-leaders', GH_ARCHIVE_HOURS[1], attack]).done;
     const outputs = jsonLines(stdout) as PartitionLeaders[];
     const last = outputs[outputs.length - 1];
     expect(last.leaders[0]).toMatchObject({ repo: 'victim/leader', stars: 21 });
     const fork = last.leaders[0].recent_events.find((raw) => raw.id === 'deep-fork') as { payload: { deep: unknown } };
-    expect(depthOf(fork.payload.deep)).toBe(2000);
+    expect(depthOf(fork.payload.deep)).toBe(20_000);
     expect(objectPrototypeIsClean()).toBe(true);
   });
 });
