@@ -1,6 +1,7 @@
 import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
+import { checkUid, joinScope } from '../lib/state/scope';
 
 export interface BoundaryWindowOptions<T, A> {
   /** True for a marker value (such as `'END_OF_DAY'`) that closes the current window. */
@@ -14,6 +15,8 @@ export interface BoundaryWindowOptions<T, A> {
   emitEmpty?: boolean;
   /** The last, unclosed window at completion: `'emit'` it (if non-empty) or `'drop'` it. */
   onComplete: 'emit' | 'drop';
+  /** Stable id of this operator's state in checkpoints (see `runCheckpointed`); needed there. */
+  uid?: string;
 }
 
 export interface ClosedWindow<T, A> {
@@ -73,6 +76,7 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
     throw invalidOption('boundaryWindow', `onComplete must be 'emit' or 'drop', got ${String(onComplete)}`);
   }
 
+  checkUid('boundaryWindow', options.uid);
   const marks = guarded('boundaryWindow', 'isBoundary', isBoundary, 'wrap');
   const fresh = guarded('boundaryWindow', 'seed', seed, 'wrap');
   const fold = guarded('boundaryWindow', 'add', add, 'wrap');
@@ -94,6 +98,13 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
         destination.next(closed);
       };
 
+      const leave = joinScope('boundaryWindow', options.uid, () => ({
+        kind: 'boundaryWindow',
+        version: 1,
+        fingerprint: `emitEmpty=${emitEmpty} onComplete=${onComplete}`,
+        snapshot: () => ({ acc, count, previous }),
+        restore: (state) => ({ acc, count, previous } = state as { acc: A | undefined; count: number; previous: T | undefined }),
+      }));
       operate(source, destination, {
         next(value) {
           if (marks(value)) {
@@ -114,6 +125,7 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
         },
       });
       return () => {
+        leave();
         acc = previous = undefined;
       };
     });

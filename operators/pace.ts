@@ -2,6 +2,7 @@ import { asyncScheduler, MonoTypeOperatorFunction, Observable, SchedulerLike, Su
 import { FlowGate } from '../lib/core/flowGate';
 import { invalidOption, requireInteger, requirePositive, RivuletError } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
+import { refuseCheckpoint } from '../lib/state/scope';
 
 export interface PaceOptions<T> {
   /** Event time of a value, in epoch milliseconds. */
@@ -97,6 +98,7 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
         else if (sourceDone) destination.complete();
       };
 
+      refuseCheckpoint('pace', 'it waits on processing time, which a checkpoint cannot hold');
       operate(source, destination, {
         next: (value) => {
           const time = timestampOf(value);

@@ -2,6 +2,7 @@ import { asyncScheduler, Observable, OperatorFunction, Subscription } from 'rxjs
 import { RivuletError } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
 import { Partitioner, perKey } from '../lib/partitioning/partitioners';
+import { checkUid, currentStateScope, joinScope, refuseCheckpoint, ScopeSnapshot, StateScope, withStateScope } from '../lib/state/scope';
 import { checkPartitionByOptions, Partition, PartitionByOptions, PartitionContext, PartitionTable } from './internal/partitionTable';
 
 export type { PartitionByOptions, PartitionContext } from './internal/partitionTable';
@@ -57,6 +58,8 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
   const partitionOf = guarded('partitionBy', 'partitionOf', (key: K): P => partitioner.partitionOf(key), 'wrap');
   const timestampOf = timeFn && guarded('partitionBy', 'timestampOf', timeFn, 'wrap');
   const build = guarded('partitionBy', 'pipeline', (context: PartitionContext<P>, input: Observable<T>) => pipeline(context)(input), 'wrap');
+  const { uid } = options;
+  checkUid('partitionBy', uid);
   const scheduler = idleTimeoutMs === undefined ? undefined : (options.scheduler ?? asyncScheduler);
   // Touch order is only worth keeping when something evicts by it.
   const ordered = idleTimeoutMs !== undefined || idleEventTimeMs !== undefined || maxPartitions !== undefined;
@@ -71,23 +74,46 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
       let sourceDone = false;
       let sourceFailed = false;
 
-      const create = (key: P): Partition<T, P> => {
+      // Under a checkpointing runner each partition's operators register in a scope of their own,
+      // kept here by partition; outside one, `scope` is undefined and this costs nothing.
+      const scope = uid === undefined ? undefined : currentStateScope();
+      const scopes = new Map<P, StateScope>();
+      const create = (key: P, restoring?: ScopeSnapshot): Partition<T, P> => {
         const p = table.open(key);
         running.add(p);
+        const own = scope?.nested(`partition ${String(key)}`, restoring);
+        if (own) scopes.set(key, own);
         // Linked to the destination like the source, so a partition that emits as it is
         // subscribed (a replayed eventTime$) can end everything from within.
-        operate(build({ key, eventTime$: p.eventTime$ }, p.input.asObservable()), destination, {
+        withStateScope(own, () => operate(build({ key, eventTime$: p.eventTime$ }, p.input.asObservable()), destination, {
           next: (output) => destination.next(output),
           error: (err) => {
             if (!sourceFailed) destination.error(err);
           },
           complete: () => {
             running.delete(p);
+            scopes.delete(key); // an ended partition's state ends with it
             if (sourceDone && running.size === 0) destination.complete();
           },
-        });
+        }));
+        own?.verifyClaimed();
         return p;
       };
+      if (idleTimeoutMs !== undefined) refuseCheckpoint('partitionBy', 'idleTimeoutMs ends partitions by processing time, which a checkpoint cannot hold');
+      destination.add(
+        joinScope('partitionBy', uid, () => ({
+          kind: 'partitionBy',
+          version: 1,
+          fingerprint: `timestampOf=${timestampOf !== undefined} idleEventTimeMs=${idleEventTimeMs} maxPartitions=${maxPartitions}`,
+          // Live partitions in touch order, each with its latest event time and its operators' state.
+          snapshot: () => ({ maxEventTime: table.maxEventTime, partitions: table.list().map((p) => [p.key, p.lastEventTime, scopes.get(p.key)!.snapshot()]) }),
+          restore(state) {
+            const saved = state as { maxEventTime: number; partitions: [P, number, ScopeSnapshot][] };
+            table.maxEventTime = saved.maxEventTime;
+            for (const [key, lastEventTime, restoring] of saved.partitions) create(key, restoring).lastEventTime = lastEventTime;
+          },
+        })),
+      );
       const armSweep = () => {
         const oldest = table.oldest();
         if (oldest === undefined || scheduler === undefined) return;
@@ -145,6 +171,7 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
       return () => {
         sweep?.unsubscribe();
         running.clear();
+        scopes.clear();
         table.clear();
       };
     });

@@ -1,6 +1,7 @@
 import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
+import { checkUid, joinScope } from '../lib/state/scope';
 
 export interface StatefulScanOptions<T, S, R> {
   /** Creates the initial state; called once per subscription, lazily (first value, or on flush). */
@@ -11,6 +12,8 @@ export interface StatefulScanOptions<T, S, R> {
   flush?: (state: S, emit: (output: R) => void) => void;
   /** Gives code outside the pipeline access to the live state (the hook for checkpoints). */
   handle?: StateHandle<S>;
+  /** Stable id of the state in checkpoints (see `runCheckpointed`); needed there. */
+  uid?: string;
 }
 
 /**
@@ -90,7 +93,8 @@ export function stateHandle<S>(): StateHandle<S> {
  * ```
  */
 export function statefulScan<T, S, R>(options: StatefulScanOptions<T, S, R>): OperatorFunction<T, R> {
-  const { seed: seedFn, step: stepFn, flush: flushFn, handle } = options ?? ({} as Partial<StatefulScanOptions<T, S, R>>);
+  const { seed: seedFn, step: stepFn, flush: flushFn, handle, uid } = options ?? ({} as Partial<StatefulScanOptions<T, S, R>>);
+  checkUid('statefulScan', uid);
   if (typeof seedFn !== 'function') throw invalidOption('statefulScan', 'seed must be a function returning the initial state');
   if (typeof stepFn !== 'function') throw invalidOption('statefulScan', 'step must be a function (state, value, emit) => state');
   if (flushFn !== undefined && typeof flushFn !== 'function') throw invalidOption('statefulScan', 'flush must be a function when given');
@@ -125,6 +129,13 @@ export function statefulScan<T, S, R>(options: StatefulScanOptions<T, S, R>): Op
         cell.live = binding;
       }
 
+      const leave = joinScope('statefulScan', uid, () => ({
+        kind: 'statefulScan',
+        version: 1,
+        fingerprint: '',
+        snapshot: () => ({ seeded, state }),
+        restore: (saved) => ({ seeded, state } = saved as { seeded: boolean; state: S }),
+      }));
       operate(source, destination, {
         next(value) {
           seedOnce();
@@ -139,6 +150,7 @@ export function statefulScan<T, S, R>(options: StatefulScanOptions<T, S, R>): Op
         },
       });
       return () => {
+        leave();
         if (cell && cell.live === binding) cell.live = undefined;
       };
     });

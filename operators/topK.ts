@@ -2,6 +2,7 @@ import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption, requireInteger, RivuletError } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
 import { Ranked, TopRanking } from '../lib/core/topRanking';
+import { checkUid, joinScope } from '../lib/state/scope';
 
 export interface TopKOptions<T, K> {
   /** How many keys to keep (an integer >= 1). */
@@ -11,6 +12,8 @@ export interface TopKOptions<T, K> {
   scoreOf: (update: T) => number;
   /** Orders keys of equal score; must be a total order. Default: `<` (UTF-16 order for strings). */
   compareKeys?: (a: K, b: K) => number;
+  /** Stable id of this operator's state in checkpoints (see `runCheckpointed`); needed there. */
+  uid?: string;
 }
 
 const naturalOrder = (a: unknown, b: unknown): number =>
@@ -59,6 +62,7 @@ const naturalOrder = (a: unknown, b: unknown): number =>
 export function topK<T, K>(options: TopKOptions<T, K>): OperatorFunction<T, readonly Ranked<K>[]> {
   const { k } = options;
   requireInteger('topK', 'k', k);
+  checkUid('topK', options.uid);
   const callbacks = { keyOf: options.keyOf, scoreOf: options.scoreOf, compareKeys: options.compareKeys ?? naturalOrder };
   for (const [name, fn] of Object.entries(callbacks)) {
     if (typeof fn !== 'function') throw invalidOption('topK', `${name} must be a function, got ${typeof fn}`);
@@ -69,7 +73,17 @@ export function topK<T, K>(options: TopKOptions<T, K>): OperatorFunction<T, read
 
   return (source) =>
     new Observable<readonly Ranked<K>[]>((destination) => {
-      const ranking = new TopRanking<K>(k, compareKeys);
+      let ranking = new TopRanking<K>(k, compareKeys);
+      const leave = joinScope('topK', options.uid, () => ({
+        kind: 'topK',
+        version: 1,
+        fingerprint: `k=${k}`,
+        snapshot: () => ranking.scores(),
+        restore(scores) {
+          ranking = new TopRanking<K>(k, compareKeys);
+          for (const [key, score] of scores as Map<K, number>) ranking.set(key, score);
+        },
+      }));
       operate(source, destination, {
         next(update) {
           const key = keyOf(update);
@@ -80,6 +94,9 @@ export function topK<T, K>(options: TopKOptions<T, K>): OperatorFunction<T, read
           if (ranking.set(key, score)) destination.next(ranking.list());
         },
       });
-      return () => ranking.clear();
+      return () => {
+        leave();
+        ranking.clear();
+      };
     });
 }

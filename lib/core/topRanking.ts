@@ -93,6 +93,13 @@ export class TopRanking<K> {
     return this.entries.size;
   }
 
+  /** Every live key with its score (the whole state: `set` rebuilds the same ranking from it). */
+  scores(): Map<K, number> {
+    const out = new Map<K, number>();
+    for (const [key, entry] of this.entries) out.set(key, entry.score);
+    return out;
+  }
+
   clear(): void {
     this.entries.clear();
     this.rest.clear();

@@ -55,6 +55,21 @@ export class PaneStore<K, A> {
     return { start, pane };
   }
 
+  /** Every open pane with its start, in start order (the store's whole state, by reference). */
+  entries(): [number, Map<K, A>][] {
+    const out: [number, Map<K, A>][] = [];
+    for (let i = this.head; i < this.starts.length; i++) out.push([this.starts[i], this.byStart.get(this.starts[i])!]);
+    return out;
+  }
+
+  /** Replaces the open panes with `entries` (as {@link entries} gave them, in start order). */
+  restore(entries: readonly [number, Map<K, A>][]): void {
+    this.byStart.clear();
+    this.starts = entries.map(([start]) => start);
+    this.head = 0;
+    for (const [start, pane] of entries) this.byStart.set(start, pane);
+  }
+
   /** The open panes in start order. */
   *panes(): IterableIterator<Map<K, A>> {
     for (let i = this.head; i < this.starts.length; i++) yield this.byStart.get(this.starts[i])!;

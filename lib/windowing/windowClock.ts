@@ -40,6 +40,21 @@ export class WindowClock {
     this.windowStart = start;
     return moved;
   }
+
+  /** The clock's whole state, for a checkpoint. */
+  snapshot(): [number, number, number, number] {
+    return [this.maxEventTime, this.watermark, this.windowStart, this.windowEnd];
+  }
+
+  /** Puts back what {@link snapshot} returned. */
+  restore(state: readonly number[]): void {
+    [this.maxEventTime, this.watermark, this.windowStart, this.windowEnd] = state;
+  }
+
+  /** The settings that give the clock's state its meaning (a checkpoint must match them). */
+  describe(): string {
+    return `panes=${this.panes.name} windowPanes=${this.windowPanes} allowedLatenessMs=${this.allowedLatenessMs}`;
+  }
 }
 
 /** The options every event-time window operator takes. */
@@ -54,6 +69,8 @@ export interface EventTimeOptions<T> {
   stats?: WindowStats;
   /** Event-time progress from elsewhere (e.g. the global clock from partitionBy). */
   eventTime$?: Observable<number>;
+  /** Stable id of the window's state in checkpoints (see `runCheckpointed`); needed there. */
+  uid?: string;
 }
 
 /** Rejects bad options at creation, with the reason. */

@@ -40,6 +40,11 @@ export interface PartitionByOptions<T, K, P, R> {
   idleEventTimeMs?: number;
   /** Cap on live partitions: creating one more first ends the least recently used. */
   maxPartitions?: number;
+  /**
+   * Stable id of the partitions' state in checkpoints (see `runCheckpointed`); needed there. The
+   * operators inside each partition are then scoped by partition, with uids of their own.
+   */
+  uid?: string;
 }
 export interface Partition<T, P> {
   readonly key: P;
@@ -99,6 +104,11 @@ export class PartitionTable<T, P> {
     this.live.set(key, p);
     this.newest = p;
     return p;
+  }
+
+  /** The live partitions, least recently touched first. */
+  list(): Partition<T, P>[] {
+    return [...this.live.values()];
   }
 
   /** Makes `p` the most recently touched; free for a run of values to the same partition. */
