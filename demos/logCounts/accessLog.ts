@@ -248,10 +248,13 @@ function scanFields(line: string): ScannedFields | undefined {
   ) {
     return undefined; // a leap second may roll the date over: the full parser decides
   }
-  // "request": up to the next quote, which must not be escaped (no backslash in between).
+  // "request": up to the next quote, which must not be escaped. Backslashes are rare: one search
+  // from here on says whether any quoted field can hold one.
   const requestStart = i + 30;
   const requestEnd = line.indexOf('"', requestStart);
-  if (requestEnd < 0 || hasBackslash(line, requestStart, requestEnd)) return undefined;
+  const backslash = line.indexOf('\\', requestStart);
+  const escapes = backslash >= 0;
+  if (requestEnd < 0 || (escapes && backslash < requestEnd)) return undefined;
   // " status size
   i = requestEnd + 1;
   const s0 = line.charCodeAt(i + 1) - DIGIT_0;
@@ -268,9 +271,9 @@ function scanFields(line: string): ScannedFields | undefined {
   // Optionally "referer" "agent", then nothing but whitespace.
   if (line.charCodeAt(i) === SPACE && line.charCodeAt(i + 1) === QUOTE) {
     const refererEnd = line.indexOf('"', i + 2);
-    if (refererEnd < 0 || hasBackslash(line, i + 2, refererEnd) || line.charCodeAt(refererEnd + 1) !== SPACE || line.charCodeAt(refererEnd + 2) !== QUOTE) return undefined;
+    if (refererEnd < 0 || (escapes && hasBackslash(line, i + 2, refererEnd)) || line.charCodeAt(refererEnd + 1) !== SPACE || line.charCodeAt(refererEnd + 2) !== QUOTE) return undefined;
     const agentEnd = line.indexOf('"', refererEnd + 3);
-    if (agentEnd < 0 || hasBackslash(line, refererEnd + 3, agentEnd)) return undefined;
+    if (agentEnd < 0 || (escapes && hasBackslash(line, refererEnd + 3, agentEnd))) return undefined;
     i = agentEnd + 1;
   }
   for (; i < n; i++) {
