@@ -89,6 +89,7 @@ export function connectRedis(target: RedisTarget, options: ConnectOptions = {}):
 
 /** Closes a client after its pending replies; drops the connection if that does not work. */
 export async function closeRedis(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
   try {
     await client.quit();
   } catch {

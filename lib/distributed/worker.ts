@@ -21,7 +21,7 @@ import type { DistributedApp, PartitionId } from './app';
 import type { RedisClient } from './connection';
 import { offsetRecord, parseOffsetRecord, PartitionHost, StreamEntry } from './partitionHost';
 import { ACQUIRE, COMMIT, HEARTBEAT, isFenced, RELEASE, RENEW } from './scripts';
-import { checkSettings, readSettings } from './settings';
+import { checkSettings, waitForSettings } from './settings';
 import { nextId } from './streamIds';
 import { pause } from './wait';
 
@@ -42,6 +42,7 @@ export interface WorkerOptions {
 }
 
 export type WorkerEvent =
+  | { type: 'waiting'; for: 'settings' }
   | { type: 'joined'; worker: string }
   | { type: 'share'; live: number; share: number }
   | { type: 'gained'; partition: PartitionId; epoch: number; offset: string; outputs: number }
@@ -63,7 +64,8 @@ interface Held<T, K, P extends PartitionId, R> {
 /**
  * Runs a worker of `app` until `options.signal` aborts (resolves once every lease is released)
  * or a partition's pipeline fails (rejects with that error, after releasing the other leases).
- * The settings in Redis must match `app` (ERR_CHECKPOINT_INCOMPATIBLE otherwise).
+ * It waits for a router to write the settings, which must match `app`
+ * (ERR_CHECKPOINT_INCOMPATIBLE otherwise).
  */
 export async function runWorker<T, K, P extends PartitionId, R>(client: RedisClient, app: DistributedApp<T, K, P, R>, options: WorkerOptions = {}): Promise<void> {
   const leaseMs = options.leaseMs ?? 2000;
@@ -79,8 +81,9 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
   const emit = options.onEvent ?? (() => undefined);
   const count = app.partitions.length;
 
-  const settings = await readSettings(client, app.name);
-  if (settings === undefined) throw new RivuletError('ERR_CHECKPOINT_STORE', `${app.name}: no settings in Redis yet: route some input first`);
+  // A worker may start before the first router: it waits for the settings.
+  const settings = await waitForSettings(client, app.name, { signal: options.signal, onWaiting: () => emit({ type: 'waiting', for: 'settings' }) });
+  if (settings === undefined) return;
   checkSettings(app, settings);
 
   const held = new Map<number, Held<T, K, P, R>>();
@@ -127,6 +130,8 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
         throw new RivuletError('ERR_CHECKPOINT_STORE', `${app.name} partition ${String(partition)}: the state (at ${host.offset}, ${host.outputs} outputs) does not match the offset record (${offsetText ?? 'none'})`);
       }
       emit({ type: 'gained', partition, epoch: h.epoch, offset: host.offset, outputs: host.outputs });
+      // What the offset key holds now: the next commit must find exactly this.
+      let expected = offsetText ?? '';
       let idle = 1;
       for (;;) {
         if (stop.signal.aborted) break;
@@ -147,7 +152,6 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
         }
         idle = 1;
         if (h.fenced) continue;
-        const expected = offsetRecord(host.offset, host.outputs);
         const firstSeq = host.outputs + 1;
         let outputs: string[];
         try {
@@ -158,7 +162,8 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
           detail = error instanceof Error ? error.message : String(error);
           return;
         }
-        const args: Array<string | number | Buffer> = [worker, h.epoch, expected, offsetRecord(host.offset, host.outputs), leaseMs, host.checkpoint(), nextId(host.offset)];
+        const next = offsetRecord(host.offset, host.outputs);
+        const args: Array<string | number | Buffer> = [worker, h.epoch, expected, next, leaseMs, host.checkpoint(), nextId(host.offset)];
         for (let i = 0; i < outputs.length; i++) args.push(`${firstSeq + i}-0`, outputs[i]);
         try {
           await COMMIT.run(client, [keys.lease, keys.epoch, keys.offset, keys.state, keys.output, keys.input], args);
@@ -168,6 +173,7 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
           if (!isFenced(error)) redisError(error);
           return;
         }
+        expected = next;
         emit({ type: 'committed', partition, entries: entries.length, outputs: outputs.length, offset: host.offset });
       }
     } catch (error) {
