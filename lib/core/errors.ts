@@ -22,6 +22,12 @@ export type RivuletErrorCode =
   | 'ERR_BUFFER_FULL'
   /** A WebSocket client's `Origin` is not on the allow-list. */
   | 'ERR_ORIGIN_NOT_ALLOWED'
+  /**
+   * A WebSocket client asked for the server under a `Host` that is not one of its names (its
+   * bind address, the loopback names, `allowedHosts`): a page whose DNS name was pointed at this
+   * machine (DNS rebinding), which a matching `Origin` alone cannot tell apart.
+   */
+  | 'ERR_HOST_NOT_ALLOWED'
   /** A WebSocket client could not keep up and the policy is to disconnect it. */
   | 'ERR_SLOW_CONSUMER'
   /** A file could not be opened or read. */

@@ -30,11 +30,20 @@
  *                                                                   report and close with 1013
  * backlogged         sent (the socket took one) live | backlogged   send from the queue while there is room
  * live, backlogged   leaving (found closing)    closing             drop what waits: the client is going
+ * live, backlogged   evict (to make room)       closing             count, report, close with 1013
  * any                closed                     (gone)              -
  * closing            anything else              closing             -   (nothing more is sent)
  * ```
  * "Room" is counted here, not read from the socket: the bytes of messages handed to `ws.send()`
  * whose callback has not run yet (what `bufferedAmount` counts), below `maxBufferedBytes`.
+ *
+ * All clients together: after a value or a new client's snapshot, if the bytes waiting for
+ * clients not closing (in their sockets and queues) pass `maxTotalBufferedBytes`, backlogged
+ * clients are closed with 1013 (counted and reported as slow), the most bytes waiting first,
+ * until the total is back under it. Live clients are never closed for it: their sockets have
+ * room, so what they hold is on its way out (a large value sent to many fast clients at once).
+ * Which client makes room for a newcomer at a connection limit is the endpoint's choice; this
+ * machine tells it how slow each client is (`backlogOf`) and closes the one chosen ('evict').
  */
 import { RivuletError } from '../core/errors';
 import { NO_EFFECTS } from './machineRunner';
@@ -46,6 +55,8 @@ export interface BroadcastConfig {
   readonly replayLatest: number;
   readonly closeOnComplete: boolean;
   readonly closeTimeoutMs: number;
+  /** Bound on the bytes waiting for all clients together; Infinity for none. */
+  readonly maxTotalBufferedBytes: number;
 }
 
 export type ClientPhase = 'live' | 'backlogged' | 'closing';
@@ -82,10 +93,12 @@ export type BroadcastEvent<K> =
   /** The socket of `client` was found closing from the client's side: send it nothing more. */
   | { readonly type: 'leaving'; readonly client: K }
   | { readonly type: 'closed'; readonly client: K }
+  /** The endpoint chose `client` to make room for a newcomer; `error` says why. */
+  | { readonly type: 'evict'; readonly client: K; readonly error: RivuletError }
   /** The cut-off after completion. */
   | { readonly type: 'timer' };
 
-export type BroadcastCounter = 'clients' | 'messagesDropped' | 'slowClientsDisconnected';
+export type BroadcastCounter = 'clients' | 'messagesDropped' | 'slowClientsDisconnected' | 'clientsEvicted';
 
 export type BroadcastEffect<K> =
   | { readonly type: 'send'; readonly client: K; readonly text: string; readonly bytes: number }
@@ -105,6 +118,11 @@ export function initialBroadcastState<K>(): BroadcastState<K> {
   return { phase: 'serving', clients: new Map(), recent: [] };
 }
 
+/** Bytes waiting for a client behind its full socket (in it and in its queue); 0 while it keeps up. */
+export function backlogOf(client: ClientState | undefined): number {
+  return client?.phase === 'backlogged' ? client.inSocket + client.queuedBytes : 0;
+}
+
 const isOver = (phase: BroadcastPhase): boolean => phase === 'completed' || phase === 'failed' || phase === 'stopped';
 
 /** How a client that shows up after the end is sent away. */
@@ -116,7 +134,7 @@ const farewell: Record<'completed' | 'failed' | 'stopped', [number, string]> = {
 
 /** Builds the transition function for one broadcast's settings. */
 export function broadcastTransition<K>(config: BroadcastConfig): (state: BroadcastState<K>, event: BroadcastEvent<K>) => Step<K> {
-  const { where, policy, maxBufferedBytes, replayLatest, closeTimeoutMs } = config;
+  const { where, policy, maxBufferedBytes, replayLatest, closeTimeoutMs, maxTotalBufferedBytes } = config;
 
   const send = (key: K, client: ClientState, text: string, bytes: number, effects: BroadcastEffect<K>[]): void => {
     client.inSocket += bytes;
@@ -156,6 +174,31 @@ export function broadcastTransition<K>(config: BroadcastConfig): (state: Broadca
       dropped++;
     }
     if (dropped > 0) effects.push({ type: 'count', counter: 'messagesDropped', by: dropped });
+  };
+
+  /** Closes backlogged clients, the most bytes waiting first, while all together wait more than the bound. */
+  const limitTotal = (clients: Map<K, ClientState>, effects: BroadcastEffect<K>[]): void => {
+    if (maxTotalBufferedBytes === Infinity) return;
+    let total = 0;
+    for (const client of clients.values()) if (client.phase !== 'closing') total += client.inSocket + client.queuedBytes;
+    if (total <= maxTotalBufferedBytes) return;
+    const slowest = [...clients].filter(([, client]) => client.phase === 'backlogged').sort(([, a], [, b]) => backlogOf(b) - backlogOf(a));
+    for (const [key, client] of slowest) {
+      if (total <= maxTotalBufferedBytes) return;
+      const bytes = backlogOf(client);
+      effects.push(
+        { type: 'count', counter: 'slowClientsDisconnected', by: 1 },
+        {
+          type: 'report',
+          error: new RivuletError(
+            'ERR_SLOW_CONSUMER',
+            `${where}: disconnected ${client.peer}: ${bytes} bytes waiting, the most of any client, while all clients together had ${total} waiting, above maxTotalBufferedBytes ${maxTotalBufferedBytes}`,
+          ),
+        },
+      );
+      closeClient(key, client, 1013, 'slow consumer', 1000, effects);
+      total -= bytes;
+    }
   };
 
   /** The socket has room again: send from the queue; while draining, close once it is empty. */
@@ -206,6 +249,7 @@ export function broadcastTransition<K>(config: BroadcastConfig): (state: Broadca
         const effects: BroadcastEffect<K>[] = [{ type: 'count', counter: 'clients', by: 1 }];
         for (const text of event.initial ?? state.recent) deliver(event.client, client, text, Buffer.byteLength(text), effects);
         if (phase === 'draining') pump(event.client, client, true, effects);
+        limitTotal(clients, effects);
         return [state, effects];
       }
       default:
@@ -224,6 +268,14 @@ export function broadcastTransition<K>(config: BroadcastConfig): (state: Broadca
         }
         const effects: BroadcastEffect<K>[] = [];
         for (const [key, client] of clients) deliver(key, client, event.text, event.bytes, effects);
+        limitTotal(clients, effects);
+        return [state, effects];
+      }
+      case 'evict': {
+        const client = clients.get(event.client);
+        if (!client || client.phase === 'closing') return [state, NO_EFFECTS];
+        const effects: BroadcastEffect<K>[] = [{ type: 'count', counter: 'clientsEvicted', by: 1 }, { type: 'report', error: event.error }];
+        closeClient(event.client, client, 1013, 'making room', 1000, effects);
         return [state, effects];
       }
       case 'leaving': {

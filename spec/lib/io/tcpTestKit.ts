@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
+import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
 
 /** Wallaroo's frame written by hand (independent of the library's encoder). */
 export function frame(payload: string | Buffer, headerBytes = 4): Buffer {
@@ -135,10 +136,27 @@ export function driveMachine<S, E, F>(transition: (state: S, event: E) => readon
   };
 }
 
-/** Completes a WebSocket handshake over a raw socket, then stops reading: the slowest client, one that never answers a close. */
-export function stalledWebSocketClient(port: number): Promise<net.Socket> {
+/** A clock that moves only when told: the timers due run, synchronously, inside `advance`. */
+export function virtualClock(): { scheduler: VirtualTimeScheduler; advance(ms: number): void } {
+  const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
+  return {
+    scheduler,
+    advance(ms) {
+      const to = scheduler.now() + ms;
+      scheduler.maxFrames = to;
+      scheduler.flush();
+      scheduler.frame = to;
+    },
+  };
+}
+
+/**
+ * Completes a WebSocket handshake over a raw socket, then stops reading: the slowest client, one
+ * that never answers a ping or a close. `localAddress`: another loopback address to come from.
+ */
+export function stalledWebSocketClient(port: number, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => {
       socket.write(
         'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',

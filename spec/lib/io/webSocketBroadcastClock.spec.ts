@@ -32,7 +32,8 @@ async function serve(options: WebSocketBroadcastOptions<string>) {
   const outcome: { completed: boolean; error?: RivuletError } = { completed: false };
   let sink!: BroadcastSink<string>;
   const port = await new Promise<number>((resolve) => {
-    sink = webSocketBroadcast<string>({ serialize: (s) => s, scheduler, onListening: (a: AddressInfo) => resolve(a.port), ...options });
+    // No heartbeat: flush() runs every timer due, and pings are due for as long as a client stays.
+    sink = webSocketBroadcast<string>({ serialize: (s) => s, scheduler, heartbeatMs: 0, onListening: (a: AddressInfo) => resolve(a.port), ...options });
     subscriptions.push(source.pipe(sink).subscribe({ complete: () => (outcome.completed = true), error: (e: RivuletError) => (outcome.error = e) }));
   });
   return { scheduler, source, sink, port, outcome };

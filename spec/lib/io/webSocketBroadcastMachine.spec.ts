@@ -1,10 +1,10 @@
 import { RivuletError } from 'rivulet';
 import {
-  BroadcastConfig, BroadcastEffect, BroadcastEvent, BroadcastPhase, ClientPhase, broadcastTransition, initialBroadcastState,
+  BroadcastConfig, BroadcastEffect, BroadcastEvent, BroadcastPhase, ClientPhase, backlogOf, broadcastTransition, initialBroadcastState,
 } from '../../../lib/io/webSocketBroadcastMachine';
 import { driveMachine } from './tcpTestKit';
 
-const config: BroadcastConfig = { where: 'webSocketBroadcast', policy: 'drop-oldest', maxBufferedBytes: 10, replayLatest: 2, closeOnComplete: true, closeTimeoutMs: 5000 };
+const config: BroadcastConfig = { where: 'webSocketBroadcast', policy: 'drop-oldest', maxBufferedBytes: 10, replayLatest: 2, closeOnComplete: true, closeTimeoutMs: 5000, maxTotalBufferedBytes: Infinity };
 
 type Key = string;
 const value = (text: string): BroadcastEvent<Key> => ({ type: 'value', text, bytes: Buffer.byteLength(text) });
@@ -47,6 +47,14 @@ function broadcast(overrides: Partial<BroadcastConfig> = {}, ...path: BroadcastE
     },
     client(key: Key): ClientPhase | 'gone' {
       return machine.state.clients.get(key)?.phase ?? 'gone';
+    },
+    /** What the machine holds for a client not closing: in its socket and in its queue. */
+    waiting(key: Key): number {
+      const client = machine.state.clients.get(key);
+      return client === undefined || client.phase === 'closing' ? 0 : client.inSocket + client.queuedBytes;
+    },
+    backlog(key: Key): number {
+      return backlogOf(machine.state.clients.get(key));
     },
   };
 }
@@ -210,5 +218,77 @@ describe('webSocketBroadcast state machine: each client', () => {
   it('a client that comes back gets the replay, not what it missed', () => {
     const machine = broadcast({}, connect('A'), value('1'), value('2'), closed('A'), value('3'), value('4'), value('5'));
     expect(machine.send(connect('A'))).toEqual(['count clients +1', 'send A 4', 'send A 5']);
+  });
+});
+
+describe('webSocketBroadcast state machine: all clients together', () => {
+  /** Bytes waiting for the clients not closing, from the machine's own record of them. */
+  const waiting = (machine: ReturnType<typeof broadcast>, keys: Key[]): number =>
+    keys.map((k) => machine.waiting(k)).reduce((a, b) => a + b, 0);
+
+  it('past maxTotalBufferedBytes, closes backlogged clients with 1013 and reports them; live clients are never closed for it', () => {
+    // maxBufferedBytes 10 each; 25 together.
+    const machine = broadcast({ maxTotalBufferedBytes: 25 }, connect('A'), connect('B'), connect('C'));
+    // 30 together, but every socket had room: that is on its way out.
+    expect(machine.send(value('0123456789'))).toEqual(['send A 0123456789', 'send B 0123456789', 'send C 0123456789']);
+    // A reads nothing; B and C take everything.
+    expect(machine.send(sent('B', 10), sent('C', 10), value('aaaaa'))).toEqual(['send B aaaaa', 'send C aaaaa']);
+    expect([machine.client('A'), machine.client('B'), machine.client('C')]).toEqual(['backlogged', 'live', 'live']);
+    expect(waiting(machine, ['A', 'B', 'C'])).toBe(25);
+    expect(machine.send(value('b'))).toEqual([
+      'send B b',
+      'send C b',
+      'count slowClientsDisconnected +1',
+      'report ERR_SLOW_CONSUMER: webSocketBroadcast: disconnected peer-A: 16 bytes waiting, the most of any client, while all clients together had 28 waiting, above maxTotalBufferedBytes 25',
+      'close A 1013 slow consumer 1000',
+    ]);
+    expect(waiting(machine, ['A', 'B', 'C'])).toBe(12);
+  });
+
+  it('closes as many as it takes, most waiting first, ties in connection order; a client closing no longer counts', () => {
+    const machine = broadcast({ maxTotalBufferedBytes: 30 }, connect('A'), connect('B'), connect('C'), value('0123456789'));
+    // No one reads: each has 20 waiting, 60 together; closing A and B brings it to 20.
+    const effects = machine.send(value('0123456789'));
+    expect(effects.filter((e) => e.startsWith('close'))).toEqual(['close A 1013 slow consumer 1000', 'close B 1013 slow consumer 1000']);
+    expect(effects.filter((e) => e.startsWith('report')).map((e) => e.replace(/:.*peer/, ' peer'))).toEqual([
+      'report ERR_SLOW_CONSUMER peer-A: 20 bytes waiting, the most of any client, while all clients together had 60 waiting, above maxTotalBufferedBytes 30',
+      'report ERR_SLOW_CONSUMER peer-B: 20 bytes waiting, the most of any client, while all clients together had 40 waiting, above maxTotalBufferedBytes 30',
+    ]);
+    expect([machine.client('A'), machine.client('B'), machine.client('C')]).toEqual(['closing', 'closing', 'backlogged']);
+    // C alone, under its own bound: its oldest message goes, and it stays.
+    expect(machine.send(sent('A', 10), sent('B', 10), value('y'))).toEqual(['count messagesDropped +1']);
+    expect(waiting(machine, ['A', 'B', 'C'])).toBe(11);
+  });
+
+  it('a snapshot that takes the total over the bound counts too', () => {
+    const machine = broadcast({ maxTotalBufferedBytes: 15 }, connect('A'), value('0123456789'), value('abcde'));
+    expect(machine.send(connect('B', ['0123456789', 'x']))).toEqual([
+      'count clients +1',
+      'send B 0123456789',
+      'count slowClientsDisconnected +1',
+      'report ERR_SLOW_CONSUMER: webSocketBroadcast: disconnected peer-A: 15 bytes waiting, the most of any client, while all clients together had 26 waiting, above maxTotalBufferedBytes 15',
+      'close A 1013 slow consumer 1000',
+    ]);
+  });
+});
+
+describe('webSocketBroadcast state machine: making room', () => {
+  it('evict: the client chosen by the endpoint is counted, reported and closed with 1013; then sent nothing', () => {
+    const machine = broadcast({}, connect('A'), connect('B'));
+    const error = new RivuletError('ERR_CONNECTION', 'webSocketBroadcast: closed peer-A to make room for peer-C');
+    expect(machine.send({ type: 'evict', client: 'A', error })).toEqual([
+      'count clientsEvicted +1',
+      'report ERR_CONNECTION: webSocketBroadcast: closed peer-A to make room for peer-C',
+      'close A 1013 making room 1000',
+    ]);
+    expect(machine.send(value('v'))).toEqual(['send B v']);
+    // Already closing, or gone: nothing more.
+    expect(machine.send({ type: 'evict', client: 'A', error }, { type: 'evict', client: 'Z', error })).toEqual([]);
+  });
+
+  it('backlogOf: how slow a client is, for the endpoint to choose; 0 while it keeps up', () => {
+    const machine = broadcast({}, connect('A'), connect('B'), value('0123456789'), sent('B', 10), value('abc'));
+    expect([machine.backlog('A'), machine.backlog('B')]).toEqual([13, 0]);
+    expect(machine.backlog('Z')).toBe(0);
   });
 });
