@@ -5,7 +5,7 @@
  */
 import { connect, distinctUntilChanged, filter, map, merge, Observable, OperatorFunction, pipe } from 'rxjs';
 import {
-  partitionBy, type Ranked, slidingHourWindow, statefulScan, topK, wallarooHashRing, type WindowStats,
+  partitionBy, type PartitionByOptions, type Ranked, slidingHourWindow, statefulScan, topK, wallarooHashRing, type WindowStats,
 } from '../../index';
 import type { GitHubEvent } from './githubEvents';
 
@@ -43,29 +43,37 @@ const sameHour = (a: number, b: number): boolean => Math.floor(a / HOUR_MS) === 
 
 /** The star-leaders pipeline: GitHub events in, a partition's new top list out on every change. */
 export function starLeaders(options: StarLeadersOptions = {}): OperatorFunction<GitHubEvent, PartitionLeaders> {
-  const { partitions = 10, windowHours = 24, top = 10, allowedLatenessMs = 0, stats, recentEvents = 3 } = options;
-  const timestampOf = (e: GitHubEvent) => e.createdAtMs;
   return pipe(
     filter((e) => INTERESTING_TYPES.has(e.type)),
-    partitionBy({
-      keyOf: (e) => e.repo,
-      partitioner: wallarooHashRing(partitions),
-      timestampOf,
-      pipeline: ({ key: partition, eventTime$ }) =>
-        connect((events) =>
-          merge(
-            events.pipe(
-              filter((e) => e.type === 'WatchEvent'),
-              slidingHourWindow({ keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$ }),
-              topK({ k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
-            ),
-            events.pipe(filter((e) => e.type !== 'WatchEvent')),
-            // The annotations only age by the hour: one tick per hour, not one per event.
-            eventTime$.pipe(distinctUntilChanged(sameHour), map((now) => ({ now }))),
-          ).pipe(annotateLeaders(partition, recentEvents)),
-        ),
-    }),
+    partitionBy(starLeadersPartitioning(options)),
   );
+}
+
+/**
+ * The partitioned part of star-leaders (after the type filter): what `partitionBy` runs here,
+ * and what worker processes run when the application is distributed.
+ */
+export function starLeadersPartitioning(options: StarLeadersOptions = {}): PartitionByOptions<GitHubEvent, string, number, PartitionLeaders> {
+  const { partitions = 10, windowHours = 24, top = 10, allowedLatenessMs = 0, stats, recentEvents = 3 } = options;
+  const timestampOf = (e: GitHubEvent) => e.createdAtMs;
+  return {
+    keyOf: (e) => e.repo,
+    partitioner: wallarooHashRing(partitions),
+    timestampOf,
+    pipeline: ({ key: partition, eventTime$ }) =>
+      connect((events) =>
+        merge(
+          events.pipe(
+            filter((e) => e.type === 'WatchEvent'),
+            slidingHourWindow({ keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$ }),
+            topK({ k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
+          ),
+          events.pipe(filter((e) => e.type !== 'WatchEvent')),
+          // The annotations only age by the hour: one tick per hour, not one per event.
+          eventTime$.pipe(distinctUntilChanged(sameHour), map((now) => ({ now }))),
+        ).pipe(annotateLeaders(partition, recentEvents)),
+      ),
+  };
 }
 
 type AnnotateInput = readonly Ranked<string>[] | GitHubEvent | { now: number };
