@@ -30,6 +30,7 @@ interface StarLeadersFlags {
   allowedLateness: string;
   speed?: number;
   deadLetter?: string;
+  print?: boolean;
 }
 
 /** A line of input that could not be read as an event. */
@@ -69,6 +70,7 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
     .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
     .option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible', positiveNumber)
     .option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file')
+    .option('--print', 'print every partition change as JSON on stdout even with --out, --ws-out or --dashboard')
     .action(async (files: string[], flags: StarLeadersFlags) => runStarLeaders(files, flags, io));
 
   program
@@ -100,8 +102,9 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const parsed = lines.pipe(
     parseEvents(unreadable),
     finalize(() => unreadable.complete()),
-    tap(() => (events += 1)),
     flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate }) : (e) => e,
+    // Counted as they leave the pacer: what the pipeline has seen, not what waits in its queue.
+    tap(() => (events += 1)),
   );
   const leaders = parsed.pipe(
     starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats }),
@@ -116,7 +119,12 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
     sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson })));
   }
-  if (flags.out === undefined && flags.wsOut === undefined && flags.format === 'json') sinks.push(json.pipe(writeLines(io.stdout, { gate })));
+  const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined;
+  if (flags.format === 'json' && (flags.print === true || !elsewhere)) sinks.push(json.pipe(writeLines(io.stdout, { gate })));
+  if (flags.dashboard !== undefined || flags.wsOut !== undefined) {
+    // Both keep serving the final state after a replay: say that the wait is for the user now.
+    sinks.push(leaders.pipe(ignoreElements(), endWith(null), tap(() => io.stderr.write(`star-leaders: replay finished: ${events} events; serving until Ctrl+C\n`)), ignoreElements()));
+  }
   if (flags.deadLetter !== undefined) sinks.push(unreadable.pipe(map(toJson), writeLines(flags.deadLetter)));
   else sinks.push(unreadable.pipe(tap(() => (unreadableCount += 1)), ignoreElements()));
 
