@@ -34,7 +34,13 @@ export interface TcpSinkOptions {
   closeTimeoutMs?: number;
   /** Called on every successful connection, with the peer's `host:port`. */
   onConnect?: (peer: string) => void;
-  /** Called when a connection is lost or an attempt fails (retries follow). Default: a line on stderr. */
+  /**
+   * Called when a connection is lost or an attempt fails (retries follow), and when the
+   * connection is lost after the last frame (the sink then completes). The message says what
+   * may be lost: e.g. `connection lost (ECONNRESET); 65,536 bytes (812 frames) written to the
+   * kernel may not have reached the listener; 4,120 bytes (51 frames) cut off in flight will be
+   * written again first; retrying in 100 ms with 4,120 bytes buffered`. Default: a line on stderr.
+   */
   onConnectionError?: (error: RivuletError) => void;
   /** Opens the socket; defaults to `net.createConnection`. */
   createConnection?: (options: net.NetConnectOpts) => net.Socket;
@@ -83,7 +89,11 @@ export interface TcpSinkOptions {
  *   exactly once must deduplicate (or acknowledge, over a protocol of its own).
  * - At most once for what the kernel accepted: a batch whose write completed is never written
  *   again. If the listener (or its machine) crashes before its application has read it, what
- *   its kernel accepted is lost, and this sink cannot know.
+ *   its kernel accepted is lost, and this sink cannot know which part. So when a connection is
+ *   lost, `onConnectionError` is told how many bytes and frames the kernel had accepted on it
+ *   (they may not have reached the listener) and how many were cut off in flight (written again
+ *   first, so they may arrive twice); the same after the last frame, unless the listener closed
+ *   in answer to our FIN.
  * - Frames still in the buffer survive any number of reconnections and are written in order;
  *   they are discarded only when the sink errors or is unsubscribed.
  * - Completion means every batch was accepted by the kernel of a connection, not that the peer

@@ -20,7 +20,7 @@
  * blocked                 drain            writing | as on written  -
  * ready, writing, blocked close            backingOff | failed      put the batch in flight back, report, retry timer
  * ending                  finished         closing                  close timer
- * ending, closing         close            closed                   complete
+ * ending, closing         close            closed                   (report what may be lost,) complete
  * closing                 close timer      closing                  destroy
  * any but closed, failed  fail             failed                   release, error
  * any but closed, failed  unsubscribe      closed                   release
@@ -41,6 +41,12 @@
  * At most one batch is in flight: it is the unit of resending (a batch not confirmed when its
  * connection closes is put back in front of the buffer, whole) and of coalescing (while it is in
  * flight, small frames gather into the next one).
+ *
+ * Every report of a lost connection says what the kernel accepted on it (`accepted`: the
+ * batches confirmed since it opened, which the listener may not have read, and which are not
+ * resent), what was cut off in flight (resent) and what is buffered. Only a clean close by the
+ * listener after our FIN, which followed the last confirmed batch, is reported as nothing: it
+ * read up to our FIN (a listener that crashes with bytes unread resets the connection instead).
  */
 import { RivuletError } from '../core/errors';
 import { NO_EFFECTS } from './machineRunner';
@@ -63,50 +69,79 @@ export interface TcpSinkConfig {
   readonly hasGate: boolean;
 }
 
+/** Frames written together, and how many: the unit of writing and of resending. */
+export interface Batch {
+  readonly data: Buffer;
+  readonly frames: number;
+}
+
+/** Bytes and frames, as delivery reports count them. */
+export interface Tally {
+  bytes: number;
+  frames: number;
+}
+
 /** Frames waiting for a socket, oldest first: the one mutable part of the machine's state. */
 export class FrameQueue {
-  private frames: Buffer[] = [];
+  // A batch put back is one entry of several frames.
+  private entries: Batch[] = [];
   private head = 0;
   /** Bytes of the frames waiting. */
   bytes = 0;
+  /** How many frames are waiting. */
+  frames = 0;
 
   get empty(): boolean {
-    return this.head === this.frames.length;
+    return this.head === this.entries.length;
   }
 
   push(frame: Buffer): void {
-    this.frames.push(frame);
+    this.entries.push({ data: frame, frames: 1 });
     this.bytes += frame.length;
+    this.frames += 1;
   }
 
-  /** Takes the oldest frames, at least one and otherwise up to `maxBytes`, as one buffer. */
-  take(maxBytes: number): Buffer {
-    const { frames } = this;
+  /** Takes the oldest frames, at least one entry and otherwise up to `maxBytes`, as one buffer. */
+  take(maxBytes: number): Batch {
+    const { entries } = this;
     const start = this.head;
     let bytes = 0;
-    while (this.head < frames.length && (bytes === 0 || bytes + frames[this.head].length <= maxBytes)) bytes += frames[this.head++].length;
-    const batch = this.head - start === 1 ? frames[start] : Buffer.concat(frames.slice(start, this.head), bytes);
+    let frames = 0;
+    while (this.head < entries.length && (bytes === 0 || bytes + entries[this.head].data.length <= maxBytes)) {
+      const entry = entries[this.head++];
+      bytes += entry.data.length;
+      frames += entry.frames;
+    }
+    const batch = this.head - start === 1 ? entries[start] : { data: Buffer.concat(entries.slice(start, this.head).map((e) => e.data), bytes), frames };
     this.bytes -= bytes;
-    if (this.head === frames.length) this.clear();
-    else if (this.head > 1024 && this.head * 2 > frames.length) {
-      this.frames = frames.slice(this.head);
+    this.frames -= frames;
+    if (this.head === entries.length) this.clear();
+    else if (this.head > 1024 && this.head * 2 > entries.length) {
+      this.entries = entries.slice(this.head);
       this.head = 0;
     }
     return batch;
   }
 
   /** Puts a batch that was never confirmed back in front, to be written again first. */
-  putBack(batch: Buffer): void {
-    this.frames = [batch, ...this.frames.slice(this.head)];
+  putBack(batch: Batch): void {
+    this.entries = [batch, ...this.entries.slice(this.head)];
     this.head = 0;
-    this.bytes += batch.length;
+    this.bytes += batch.data.length;
+    this.frames += batch.frames;
   }
 
   clear(): void {
-    this.frames = [];
+    this.entries = [];
     this.head = 0;
     this.bytes = 0;
+    this.frames = 0;
   }
+}
+
+/** `65,536 bytes (812 frames)`. */
+export function describeTally({ bytes, frames }: Tally): string {
+  return `${bytes.toLocaleString('en-US')} byte${bytes === 1 ? '' : 's'} (${frames.toLocaleString('en-US')} frame${frames === 1 ? '' : 's'})`;
 }
 
 export type TimerName = 'connectTimeout' | 'retry' | 'closeTimeout';
@@ -118,14 +153,19 @@ interface Live {
   readonly sourceDone: boolean;
   /** The gate is paused by this sink (hysteresis between the two water marks). */
   readonly gateHeld: boolean;
+  /**
+   * What the kernel accepted on the current connection (batches whose write completed): not
+   * known to be read, since the listener acknowledges nothing. Reset on each connection.
+   */
+  readonly accepted: Tally;
 }
 
 export type TcpSinkState =
   | ({ readonly name: 'idle' } & Live)
   | ({ readonly name: 'connecting'; readonly failures: number } & Live)
   | ({ readonly name: 'ready' } & Live)
-  | ({ readonly name: 'writing'; readonly inFlight: Buffer } & Live)
-  | ({ readonly name: 'blocked'; readonly inFlight?: Buffer } & Live)
+  | ({ readonly name: 'writing'; readonly inFlight: Batch } & Live)
+  | ({ readonly name: 'blocked'; readonly inFlight?: Batch } & Live)
   | ({ readonly name: 'ending' } & Live)
   | ({ readonly name: 'closing' } & Live)
   | ({ readonly name: 'backingOff'; readonly failures: number; readonly delayMs: number } & Live)
@@ -167,7 +207,7 @@ export type TcpSinkEffect =
   | { readonly type: 'resumeGate' }
   /** Tell `onConnect`. */
   | { readonly type: 'announce' }
-  /** Tell `onConnectionError` (a retry follows). */
+  /** Tell `onConnectionError` (a retry follows, or the sink completes with a loss to report). */
   | { readonly type: 'report'; readonly error: RivuletError }
   | { readonly type: 'complete' }
   | { readonly type: 'error'; readonly error: unknown };
@@ -176,7 +216,7 @@ type LiveState = Exclude<TcpSinkState, { name: 'closed' | 'failed' }>;
 type Step = readonly [TcpSinkState, readonly TcpSinkEffect[]];
 
 export function initialTcpSinkState(): TcpSinkState {
-  return { name: 'idle', queue: new FrameQueue(), sourceDone: false, gateHeld: false };
+  return { name: 'idle', queue: new FrameQueue(), sourceDone: false, gateHeld: false, accepted: { bytes: 0, frames: 0 } };
 }
 
 const hasSocket = (name: TcpSinkStateName): boolean => name !== 'idle' && name !== 'backingOff' && name !== 'closed' && name !== 'failed';
@@ -189,7 +229,7 @@ export function tcpSinkTransition(config: TcpSinkConfig): (state: TcpSinkState, 
 
   /** Pauses or resumes the gate as the bytes held (buffered and in flight) cross the marks. */
   const withGate = (state: LiveState, effects: TcpSinkEffect[]): Step => {
-    const held = state.queue.bytes + ('inFlight' in state && state.inFlight ? state.inFlight.length : 0);
+    const held = state.queue.bytes + ('inFlight' in state && state.inFlight ? state.inFlight.data.length : 0);
     const blocked = state.name === 'blocked';
     if (!state.gateHeld && (blocked || held >= highWaterMarkBytes)) return [{ ...state, gateHeld: true }, [...effects, { type: 'pauseGate' }]];
     if (state.gateHeld && !blocked && held <= lowWaterMarkBytes) return [{ ...state, gateHeld: false }, [...effects, { type: 'resumeGate' }]];
@@ -198,14 +238,25 @@ export function tcpSinkTransition(config: TcpSinkConfig): (state: TcpSinkState, 
 
   /** The socket can take a batch: write the next one, or close if there is nothing left. */
   const flush = (state: LiveState, effects: TcpSinkEffect[]): Step => {
-    const { queue, sourceDone, gateHeld } = state;
+    const { queue, sourceDone, gateHeld, accepted } = state;
     if (!queue.empty) {
       const batch = queue.take(BATCH_BYTES);
-      return withGate({ name: 'writing', queue, sourceDone, gateHeld, inFlight: batch }, [...effects, { type: 'write', batch }]);
+      return withGate({ name: 'writing', queue, sourceDone, gateHeld, accepted, inFlight: batch }, [...effects, { type: 'write', batch: batch.data }]);
     }
-    if (sourceDone) return withGate({ name: 'ending', queue, sourceDone, gateHeld }, [...effects, { type: 'end' }]);
-    return withGate({ name: 'ready', queue, sourceDone, gateHeld }, effects);
+    if (sourceDone) return withGate({ name: 'ending', queue, sourceDone, gateHeld, accepted }, [...effects, { type: 'end' }]);
+    return withGate({ name: 'ready', queue, sourceDone, gateHeld, accepted }, effects);
   };
+
+  /** The kernel took the batch in flight. */
+  const confirm = (state: LiveState): void => {
+    if (!('inFlight' in state) || !state.inFlight) return;
+    state.accepted.bytes += state.inFlight.data.length;
+    state.accepted.frames += state.inFlight.frames;
+  };
+
+  /** What a lost connection may have taken with it, for the report; empty if nothing. */
+  const mayBeLost = (state: LiveState): string[] =>
+    state.accepted.bytes > 0 ? [`${describeTally(state.accepted)} written to the kernel may not have reached the listener`] : [];
 
   /**
    * Ends the subscription: release what is held, then tell the subscriber (unless it left).
@@ -222,22 +273,47 @@ export function tcpSinkTransition(config: TcpSinkConfig): (state: TcpSinkState, 
   };
   const fail = (state: LiveState, error: unknown): Step => stop(state, { type: 'error', error });
 
-  /** The connection failed or was lost: put back what was not confirmed, then retry or give up. */
+  /**
+   * The connection failed or was lost: put back what was not confirmed, then retry or give up.
+   * The report says what the kernel had accepted on it (it may be lost, and is not resent) and
+   * what was cut off in flight (resent, so the listener may get part of it twice).
+   */
   const lost = (state: LiveState, error: Error | undefined): Step => {
-    const { queue, sourceDone, gateHeld } = state;
-    if ('inFlight' in state && state.inFlight) queue.putBack(state.inFlight);
+    const { queue, sourceDone, gateHeld, accepted } = state;
+    const cutOff = 'inFlight' in state && state.inFlight ? state.inFlight : undefined;
+    if (cutOff) queue.putBack(cutOff);
     const failures = (state.name === 'connecting' ? state.failures : 0) + 1;
     const reason = error ? ((error as NodeJS.ErrnoException).code ?? error.message) : 'closed by peer';
     const what = state.name === 'connecting' ? 'cannot connect' : 'connection lost';
+    const told = [`${where}: ${what} (${reason})`, ...mayBeLost(state)];
     if (failures >= maxAttempts) {
-      const message = `${where}: ${what} (${reason}); gave up after ${failures} consecutive failed attempts (maxAttempts)`;
+      if (!queue.empty) told.push(`discarding ${describeTally(queue)} not confirmed written`);
+      const message = [...told, `gave up after ${failures} consecutive failed attempts (maxAttempts)`].join('; ');
       return stop(state, { type: 'error', error: new RivuletError('ERR_CONNECTION', message, { cause: error }) }, true);
     }
+    if (cutOff) told.push(`${describeTally({ bytes: cutOff.data.length, frames: cutOff.frames })} cut off in flight will be written again first`);
     const delayMs = Math.min(config.maxDelayMs, config.initialDelayMs * 2 ** (failures - 1));
-    const message = `${where}: ${what} (${reason}); retrying in ${delayMs} ms with ${queue.bytes} bytes buffered`;
+    const message = [...told, `retrying in ${delayMs} ms with ${queue.bytes.toLocaleString('en-US')} byte${queue.bytes === 1 ? '' : 's'} buffered`].join('; ');
     const effects: TcpSinkEffect[] = state.name === 'connecting' ? [{ type: 'clearTimer' }] : [];
     effects.push({ type: 'report', error: new RivuletError('ERR_CONNECTION', message, { cause: error }) }, { type: 'setTimer', timer: 'retry', delayMs });
-    return withGate({ name: 'backingOff', queue, sourceDone, gateHeld, failures, delayMs }, effects);
+    accepted.bytes = 0;
+    accepted.frames = 0;
+    return withGate({ name: 'backingOff', queue, sourceDone, gateHeld, accepted, failures, delayMs }, effects);
+  };
+
+  /**
+   * The connection closed after the last batch was confirmed: nothing is left to resend, so the
+   * sink completes. Unless the listener closed in answer to our FIN, it may not have read all
+   * the kernel had accepted: that is reported first.
+   */
+  const closedAtEnd = (state: LiveState, error: Error | undefined): Step => {
+    const afterFin = state.name === 'closing' && error === undefined;
+    const parts = afterFin ? [] : mayBeLost(state);
+    if (parts.length === 0) return stop(state, { type: 'complete' }, true);
+    const reason = error ? ((error as NodeJS.ErrnoException).code ?? error.message) : 'closed by peer before our end of stream';
+    const report: TcpSinkEffect = { type: 'report', error: new RivuletError('ERR_CONNECTION', [`${where}: connection lost after the last frame (${reason})`, ...parts].join('; '), { cause: error }) };
+    const [next, effects] = stop(state, { type: 'complete' }, true);
+    return [next, [report, ...effects]];
   };
 
   const frame = (state: LiveState, bytes: Buffer): Step => {
@@ -267,11 +343,11 @@ export function tcpSinkTransition(config: TcpSinkConfig): (state: TcpSinkState, 
         return state.name === 'ready' ? flush({ ...state, sourceDone: true }, []) : [{ ...state, sourceDone: true }, NO_EFFECTS];
       default:
     }
-    const { queue, sourceDone, gateHeld } = state;
+    const { queue, sourceDone, gateHeld, accepted } = state;
     switch (state.name) {
       case 'idle':
         if (event.type !== 'start') return unchanged(state);
-        return [{ name: 'connecting', queue, sourceDone, gateHeld, failures: 0 }, [{ type: 'connect' }, { type: 'setTimer', timer: 'connectTimeout', delayMs: config.connectTimeoutMs }]];
+        return [{ name: 'connecting', queue, sourceDone, gateHeld, accepted, failures: 0 }, [{ type: 'connect' }, { type: 'setTimer', timer: 'connectTimeout', delayMs: config.connectTimeoutMs }]];
       case 'connecting':
         if (event.type === 'connect') return flush(state, [{ type: 'clearTimer' }, { type: 'announce' }]);
         if (event.type === 'close') return lost(state, event.error);
@@ -281,26 +357,32 @@ export function tcpSinkTransition(config: TcpSinkConfig): (state: TcpSinkState, 
         return unchanged(state);
       case 'backingOff':
         if (event.type !== 'timer' || event.timer !== 'retry') return unchanged(state);
-        return [{ name: 'connecting', queue, sourceDone, gateHeld, failures: state.failures }, [{ type: 'connect' }, { type: 'setTimer', timer: 'connectTimeout', delayMs: config.connectTimeoutMs }]];
+        return [{ name: 'connecting', queue, sourceDone, gateHeld, accepted, failures: state.failures }, [{ type: 'connect' }, { type: 'setTimer', timer: 'connectTimeout', delayMs: config.connectTimeoutMs }]];
       case 'ready':
         return event.type === 'close' ? lost(state, event.error) : unchanged(state);
       case 'writing':
-        if (event.type === 'written') return flush(state, []);
+        if (event.type === 'written') {
+          confirm(state);
+          return flush(state, []);
+        }
         if (event.type === 'full') return withGate({ ...state, name: 'blocked' }, []);
         return event.type === 'close' ? lost(state, event.error) : unchanged(state);
       case 'blocked':
-        if (event.type === 'written') return [{ ...state, inFlight: undefined }, NO_EFFECTS];
+        if (event.type === 'written') {
+          confirm(state);
+          return [{ ...state, inFlight: undefined }, NO_EFFECTS];
+        }
         if (event.type === 'drain') {
-          return state.inFlight ? withGate({ name: 'writing', queue, sourceDone, gateHeld, inFlight: state.inFlight }, []) : flush(state, []);
+          return state.inFlight ? withGate({ name: 'writing', queue, sourceDone, gateHeld, accepted, inFlight: state.inFlight }, []) : flush(state, []);
         }
         return event.type === 'close' ? lost(state, event.error) : unchanged(state);
       case 'ending':
-        if (event.type === 'finished') return [{ name: 'closing', queue, sourceDone, gateHeld }, [{ type: 'setTimer', timer: 'closeTimeout', delayMs: config.closeTimeoutMs }]];
+        if (event.type === 'finished') return [{ name: 'closing', queue, sourceDone, gateHeld, accepted }, [{ type: 'setTimer', timer: 'closeTimeout', delayMs: config.closeTimeoutMs }]];
         // Every batch was confirmed before the FIN was queued: a connection that dies now has
         // nothing left to resend, and reconnecting only to close again would serve no one.
-        return event.type === 'close' ? stop(state, { type: 'complete' }, true) : unchanged(state);
+        return event.type === 'close' ? closedAtEnd(state, event.error) : unchanged(state);
       case 'closing':
-        if (event.type === 'close') return stop(state, { type: 'complete' }, true);
+        if (event.type === 'close') return closedAtEnd(state, event.error);
         if (event.type === 'timer' && event.timer === 'closeTimeout') return [state, [{ type: 'destroy' }]];
         return unchanged(state);
     }

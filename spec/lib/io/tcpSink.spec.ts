@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Observable, Subject, Subscription, VirtualTimeScheduler, from, map, throwError } from 'rxjs';
 import { FlowGate, RivuletError, TcpSinkOptions, newlineDelimited, tcpListen, tcpSink } from 'rivulet';
-import { Collector, FrameReader, closeAll, closed, connectTo, frameListener, freePort, track } from './tcpTestKit';
+import { Collector, FrameReader, closeAll, closed, connectTo, frame, frameListener, freePort, track } from './tcpTestKit';
 
 const subscriptions: Subscription[] = [];
 afterEach(() => {
@@ -88,6 +88,31 @@ describe('tcpSink', () => {
     expect(second.reader.frames).toEqual([...payloads('while away', 300), 'after']);
   });
 
+  it('reports, when the listener crashes, what its kernel had accepted and so may never have been read', async () => {
+    // A crashed listener's kernel resets the connection; what it had taken is gone with it, and
+    // the sink, without acknowledgements, cannot tell what of it was read.
+    const listener = await frameListener();
+    const source = new Subject<string>();
+    const failures = new Collector<RivuletError>();
+    const connects = new Collector<string>();
+    run(source, { port: listener.port, initialDelayMs: 10, onConnectionError: failures.add, onConnect: connects.add });
+    await connects.until(1);
+    const values = payloads('window ', 812);
+    values.forEach((v) => source.next(v));
+    await listener.reader.until(812);
+    listener.sockets[0].resetAndDestroy();
+    const [lost] = await failures.until(1);
+    const bytes = values.reduce((sum, v) => sum + frame(v).length, 0);
+    expect(lost.message).toBe(
+      `tcpSink 127.0.0.1:${listener.port}: connection lost (ECONNRESET); ${bytes.toLocaleString('en-US')} bytes (812 frames) written to the kernel may not have reached the listener; retrying in 10 ms with 0 bytes buffered`,
+    );
+    // Nothing is resent: it was all accepted once.
+    await connects.until(2);
+    source.next('next');
+    await listener.reader.until(813);
+    expect(listener.reader.frames.slice(812)).toEqual(['next']);
+  });
+
   it('pauses the gate when its buffer passes the high-water mark and resumes it once drained', async () => {
     const port = await freePort();
     const gate = new FlowGate();
@@ -130,7 +155,7 @@ describe('tcpSink', () => {
     const failures = new Collector<RivuletError>();
     const error = await run(from(['x']), { port, maxAttempts: 3, initialDelayMs: 1, onConnectionError: failures.add });
     expect(error).toMatchObject({ code: 'ERR_CONNECTION' });
-    expect(error?.message).toBe(`tcpSink 127.0.0.1:${port}: cannot connect (ECONNREFUSED); gave up after 3 consecutive failed attempts (maxAttempts)`);
+    expect(error?.message).toBe(`tcpSink 127.0.0.1:${port}: cannot connect (ECONNREFUSED); discarding 5 bytes (1 frame) not confirmed written; gave up after 3 consecutive failed attempts (maxAttempts)`);
     expect(failures.values).toHaveLength(2);
   });
 

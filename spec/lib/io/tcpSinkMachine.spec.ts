@@ -135,7 +135,9 @@ describe('tcpSink state machine: the transition table', () => {
     ]);
     expect(machine.name).toBe('failed');
     const once = at('writing', { maxAttempts: 1 });
-    expect(once.send(close(errno('ECONNRESET')))).toEqual([`error ERR_CONNECTION: ${where}: connection lost (ECONNRESET); gave up after 1 consecutive failed attempts (maxAttempts)`]);
+    expect(once.send(close(errno('ECONNRESET')))).toEqual([
+      `error ERR_CONNECTION: ${where}: connection lost (ECONNRESET); discarding 1 byte (1 frame) not confirmed written; gave up after 1 consecutive failed attempts (maxAttempts)`,
+    ]);
   });
 
   it('ready: a frame is written at once; completion of the source ends the connection', () => {
@@ -219,9 +221,9 @@ describe('tcpSink state machine: the transition table', () => {
     ['backingOff', 'backingOff', []],
     ['ready', 'backingOff', [`report ERR_CONNECTION: ${where}: connection lost (ECONNRESET); retrying in 100 ms with 0 bytes buffered`, 'setTimer retry 100']],
     // The batch in flight ('a') was not confirmed: it is back in the buffer.
-    ['writing', 'backingOff', [`report ERR_CONNECTION: ${where}: connection lost (ECONNRESET); retrying in 100 ms with 1 bytes buffered`, 'setTimer retry 100']],
+    ['writing', 'backingOff', [`report ERR_CONNECTION: ${where}: connection lost (ECONNRESET); 1 byte (1 frame) cut off in flight will be written again first; retrying in 100 ms with 1 byte buffered`, 'setTimer retry 100']],
     // Blocked held the gate for the full socket; with the socket gone only the bytes count.
-    ['blocked', 'backingOff', [`report ERR_CONNECTION: ${where}: connection lost (ECONNRESET); retrying in 100 ms with 1 bytes buffered`, 'setTimer retry 100', 'resumeGate']],
+    ['blocked', 'backingOff', [`report ERR_CONNECTION: ${where}: connection lost (ECONNRESET); 1 byte (1 frame) cut off in flight will be written again first; retrying in 100 ms with 1 byte buffered`, 'setTimer retry 100', 'resumeGate']],
     // Every batch was confirmed before the FIN: nothing to resend.
     ['ending', 'closed', ['complete']],
     ['closing', 'closed', ['clearTimer', 'complete']],
@@ -304,6 +306,59 @@ describe('tcpSink state machine: what is resent after a reconnect', () => {
     const machine = at('connecting');
     machine.send(frame('1'), close(errno('ECONNREFUSED')), frame('2'), timer('retry'), close(errno('ECONNREFUSED')), frame('3'), timer('retry'));
     expect(machine.send(connect)).toEqual(['clearTimer', 'announce', 'write 123']);
+  });
+});
+
+describe('tcpSink state machine: what a lost connection reports', () => {
+  const report = (effects: string[]) => effects.find((e) => e.startsWith('report'))?.replace(`report ERR_CONNECTION: ${where}: `, '');
+
+  it('what the kernel accepted on the connection, batch by batch and frame by frame, and the batch cut off in flight', () => {
+    const machine = at('ready');
+    // 'a' goes alone; 'bb' and 'ccc' gather behind it into one batch of two frames.
+    machine.send(frame('a'), frame('bb'), frame('ccc'), written, written, frame('dddd'));
+    expect(report(machine.send(close(errno('ECONNRESET'))))).toBe(
+      'connection lost (ECONNRESET); 6 bytes (3 frames) written to the kernel may not have reached the listener; 4 bytes (1 frame) cut off in flight will be written again first; retrying in 100 ms with 4 bytes buffered',
+    );
+  });
+
+  it('counts afresh on each connection: what the last one accepted, not what earlier ones did', () => {
+    const machine = at('writing'); // 'a' in flight
+    machine.send(frame('bb'), close(errno('ECONNRESET')), timer('retry'), connect); // 'abb' resent as one batch
+    machine.send(written, frame('ccc'), written);
+    // The batch put back keeps its count of frames.
+    expect(report(machine.send(close()))).toBe('connection lost (closed by peer); 6 bytes (3 frames) written to the kernel may not have reached the listener; retrying in 100 ms with 0 bytes buffered');
+    machine.send(timer('retry'), connect, frame('e'), written);
+    expect(report(machine.send(close(errno('EPIPE'))))).toBe('connection lost (EPIPE); 1 byte (1 frame) written to the kernel may not have reached the listener; retrying in 100 ms with 0 bytes buffered');
+  });
+
+  it('a connection that never took anything reports nothing written', () => {
+    expect(report(at('ready').send(close(errno('ECONNRESET'))))).toBe('connection lost (ECONNRESET); retrying in 100 ms with 0 bytes buffered');
+  });
+
+  it('after the last frame: a reset, or a close before our FIN went out, is reported before the completion; a close answering our FIN is not', () => {
+    const reset = sink({}, start, connect, frame('ab'), written, sourceComplete, finished);
+    expect(reset.name).toBe('closing');
+    expect(reset.send(close(errno('ECONNRESET')))).toEqual([
+      `report ERR_CONNECTION: ${where}: connection lost after the last frame (ECONNRESET); 2 bytes (1 frame) written to the kernel may not have reached the listener`,
+      'clearTimer',
+      'complete',
+    ]);
+    const early = sink({}, start, connect, frame('ab'), written, sourceComplete);
+    expect(early.name).toBe('ending');
+    expect(early.send(close())).toEqual([
+      `report ERR_CONNECTION: ${where}: connection lost after the last frame (closed by peer before our end of stream); 2 bytes (1 frame) written to the kernel may not have reached the listener`,
+      'complete',
+    ]);
+    const clean = sink({}, start, connect, frame('ab'), written, sourceComplete, finished);
+    expect(clean.send(close())).toEqual(['clearTimer', 'complete']);
+  });
+
+  it('giving up: what was accepted, and what is discarded unsent', () => {
+    const machine = at('ready', { maxAttempts: 1 });
+    machine.send(frame('a'), written, frame('bb'), frame('ccc'));
+    expect(machine.send(close(errno('ECONNRESET')))).toEqual([
+      `error ERR_CONNECTION: ${where}: connection lost (ECONNRESET); 1 byte (1 frame) written to the kernel may not have reached the listener; discarding 5 bytes (2 frames) not confirmed written; gave up after 1 consecutive failed attempts (maxAttempts)`,
+    ]);
   });
 });
 
