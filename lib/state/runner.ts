@@ -163,7 +163,11 @@ export function runCheckpointed<T, R, SP, KP>(options: CheckpointedRunOptions<T,
         let stopRequested = false;
         const stop = (): void => {
           if (finished || completing) return;
-          checkpointNow();
+          try {
+            checkpointNow();
+          } catch (error) {
+            return finish({ kind: 'error', error });
+          }
           const stopped = { seq, values };
           saving = saving.then(() => events.next({ type: 'stopped', ...stopped }));
           finish({ kind: 'stopped' });
@@ -223,7 +227,13 @@ export function runCheckpointed<T, R, SP, KP>(options: CheckpointedRunOptions<T,
                 lastPosition = position;
                 values++;
                 if (stopRequested) return stop();
-                if (due()) checkpointNow();
+                if (due()) {
+                  try {
+                    checkpointNow();
+                  } catch (error) {
+                    return finish({ kind: 'error', error });
+                  }
+                }
                 if (sink.pendingBytes() >= MAX_PENDING_BYTES) gate.pause(sink);
               },
               error: (error: unknown) => finish({ kind: 'error', error }),
