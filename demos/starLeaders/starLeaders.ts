@@ -3,7 +3,7 @@
  * per partition of Wallaroo's hash ring, each leader annotated with its latest forks and pull
  * requests of the current hour. Wallaroo's `wallaroo-python-example`, with correct windows.
  */
-import { connect, distinctUntilChanged, filter, map, merge, Observable, OperatorFunction, pipe } from 'rxjs';
+import { connect, filter, merge, Observable, OperatorFunction, pipe } from 'rxjs';
 import {
   partitionBy, type PartitionByOptions, type Ranked, slidingHourWindow, statefulScan, topK, wallarooHashRing, type WindowStats,
 } from '../../index';
@@ -39,7 +39,6 @@ export interface StarLeadersOptions {
 }
 
 const HOUR_MS = 3_600_000;
-const sameHour = (a: number, b: number): boolean => Math.floor(a / HOUR_MS) === Math.floor(b / HOUR_MS);
 
 /** The star-leaders pipeline: GitHub events in, a partition's new top list out on every change. */
 export function starLeaders(options: StarLeadersOptions = {}): OperatorFunction<GitHubEvent, PartitionLeaders> {
@@ -57,6 +56,8 @@ export function starLeadersPartitioning(options: StarLeadersOptions = {}): Parti
   const { partitions = 10, windowHours = 24, top = 10, allowedLatenessMs = 0, stats, recentEvents = 3 } = options;
   const timestampOf = (e: GitHubEvent) => e.createdAtMs;
   return {
+    // Every stateful step has a uid, so a checkpoint restores each partition's state in place.
+    uid: 'partitions',
     keyOf: (e) => e.repo,
     partitioner: wallarooHashRing(partitions),
     timestampOf,
@@ -65,15 +66,28 @@ export function starLeadersPartitioning(options: StarLeadersOptions = {}): Parti
         merge(
           events.pipe(
             filter((e) => e.type === 'WatchEvent'),
-            slidingHourWindow({ keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$ }),
-            topK({ k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
+            slidingHourWindow({ uid: 'stars', keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$ }),
+            topK({ uid: 'top', k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
           ),
           events.pipe(filter((e) => e.type !== 'WatchEvent')),
           // The annotations only age by the hour: one tick per hour, not one per event.
-          eventTime$.pipe(distinctUntilChanged(sameHour), map((now) => ({ now }))),
+          eventTime$.pipe(hourlyTicks()),
         ).pipe(annotateLeaders(partition, recentEvents)),
       ),
   };
+}
+
+/** The first event time of each new hour, as `{ now }` (a scoped step, so it survives a restore). */
+function hourlyTicks(): OperatorFunction<number, { now: number }> {
+  return statefulScan<number, number, { now: number }>({
+    uid: 'hour',
+    seed: () => -Infinity,
+    step(hour, now, emit) {
+      const current = Math.floor(now / HOUR_MS);
+      if (current !== hour) emit({ now });
+      return current;
+    },
+  });
 }
 
 type AnnotateInput = readonly Ranked<string>[] | GitHubEvent | { now: number };
@@ -91,6 +105,7 @@ interface AnnotateState {
  */
 function annotateLeaders(partition: number, keep: number): OperatorFunction<AnnotateInput, PartitionLeaders> {
   return statefulScan<AnnotateInput, AnnotateState, PartitionLeaders>({
+    uid: 'annotations',
     seed: () => ({ leaders: [], recent: new Map(), hour: -Infinity }),
     step(state, input, emit) {
       if ('now' in input) {
