@@ -2,7 +2,7 @@ import { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../lib/core/errors';
 import { PaneStore } from '../lib/windowing/paneStore';
 import { guarded } from '../lib/core/operate';
-import { guardAggregator, guardWindowOptions, subscribeWindowed } from './internal/windowed';
+import { guardWindowOptions, subscribeWindowed } from './internal/windowed';
 import { checkEventTimeOptions, EventTimeOptions, WindowClock } from '../lib/windowing/windowClock';
 import { Aggregator } from '../lib/windowing/aggregators';
 import { PaneAssigner } from '../lib/windowing/panes';
@@ -80,13 +80,12 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
   const where = 'slidingWindow';
   checkEventTimeOptions(where, options, options?.windowPanes);
   if (typeof options.keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function');
-  const { windowPanes, aggregate: given } = options;
-  if (!given || typeof given.zero !== 'function' || typeof given.add !== 'function' || typeof given.merge !== 'function') {
+  const { windowPanes, aggregate } = options;
+  if (!aggregate || typeof aggregate.zero !== 'function' || typeof aggregate.add !== 'function' || typeof aggregate.merge !== 'function') {
     throw invalidOption(where, 'aggregate must be an Aggregator such as counting()');
   }
   const o = guardWindowOptions(where, options);
   const keyOf = guarded(where, 'keyOf', options.keyOf);
-  const aggregate = guardAggregator(where, given);
   const { subtract, clone } = aggregate;
   const allowedLatenessMs = o.allowedLatenessMs ?? 0;
 
@@ -97,7 +96,7 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
       // Per key: the running total and how many open panes hold the key.
       const keys = new Map<K, { total: A; panes: number }>();
       const emit = (key: K, total: A): void =>
-        destination.next({ key, total: clone ? clone(total) : total, windowStart: clock.windowStart, windowEnd: clock.windowEnd });
+        destination.next({ key, total: clone ? clone.call(aggregate, total) : total, windowStart: clock.windowStart, windowEnd: clock.windowEnd });
 
       const recompute = (key: K): A => {
         let total = aggregate.zero();
@@ -107,6 +106,17 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
         }
         return total;
       };
+
+      const add = guarded(where, 'aggregate.add', (key: K, value: T, paneStart: number): void => {
+        const pane = store.open(paneStart);
+        let state = keys.get(key);
+        if (state === undefined) keys.set(key, (state = { total: aggregate.zero(), panes: 0 }));
+        const part = pane.get(key);
+        if (part === undefined) state.panes++;
+        pane.set(key, aggregate.add(part ?? aggregate.zero(), value));
+        state.total = aggregate.add(state.total, value);
+        emit(key, state.total);
+      });
 
       subscribeWindowed(where, source, destination, o, clock, {
         expire() {
@@ -121,21 +131,13 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
                 emit(key, aggregate.zero());
                 continue;
               }
-              state.total = subtract ? subtract(state.total, part) : recompute(key);
+              state.total = subtract ? subtract.call(aggregate, state.total, part) : recompute(key);
               emit(key, state.total);
             }
           }
         },
         accept(value, paneStart) {
-          const key = keyOf(value);
-          const pane = store.open(paneStart);
-          let state = keys.get(key);
-          if (state === undefined) keys.set(key, (state = { total: aggregate.zero(), panes: 0 }));
-          const part = pane.get(key);
-          if (part === undefined) state.panes++;
-          pane.set(key, aggregate.add(part ?? aggregate.zero(), value));
-          state.total = aggregate.add(state.total, value);
-          emit(key, state.total);
+          add(keyOf(value), value, paneStart);
         },
         complete() {},
       });

@@ -71,9 +71,10 @@ export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingW
   }
   const o = guardWindowOptions(where, options);
   const keyOf = givenKeyOf && guarded(where, 'keyOf', givenKeyOf);
-  // A tumbling window only ever starts and adds to an aggregate.
-  const zero = guarded(where, 'aggregate.zero', given.zero.bind(given));
-  const add = guarded(where, 'aggregate.add', given.add.bind(given));
+  const add = guarded(where, 'aggregate.add', (pane: Map<K, A>, key: K, value: T): void => {
+    const acc = pane.get(key);
+    pane.set(key, given.add(acc === undefined ? given.zero() : acc, value));
+  });
   const emitOnComplete = options.emitOnComplete ?? true;
   const allowedLatenessMs = o.allowedLatenessMs ?? 0;
 
@@ -94,10 +95,7 @@ export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingW
           while ((oldest = store.oldestStart()) !== undefined && oldest < clock.windowStart) closeOldest();
         },
         accept(value, paneStart) {
-          const key = keyOf ? keyOf(value) : (undefined as K);
-          const pane = store.open(paneStart);
-          const acc = pane.get(key);
-          pane.set(key, add(acc === undefined ? zero() : acc, value));
+          add(store.open(paneStart), keyOf ? keyOf(value) : (undefined as K), value);
         },
         complete() {
           if (emitOnComplete) while (store.size > 0 && !destination.closed) closeOldest();

@@ -5,13 +5,13 @@
 import { Observable, Subscriber } from 'rxjs';
 import { RivuletError } from '../../lib/core/errors';
 import { guarded, operate } from '../../lib/core/operate';
-import { Aggregator } from '../../lib/windowing/aggregators';
 import { PaneAssigner } from '../../lib/windowing/panes';
 import { EventTimeOptions, WindowClock } from '../../lib/windowing/windowClock';
 
 /**
- * What a window operator does as the plumbing drives it. A handler may throw: the output errors
- * with what it threw (callbacks come in already wrapped by {@link guardWindowOptions}).
+ * What a window operator does as the plumbing drives it. Whatever `expire` and `complete` throw
+ * is reported as the aggregator's failure (`aggregate`), rivulet's own errors passing through:
+ * the aggregator is the user code that runs there. `accept` names its own callbacks.
  */
 export interface WindowHandlers<T> {
   /** `clock.windowStart` moved: close the panes before it. */
@@ -25,35 +25,16 @@ export interface WindowHandlers<T> {
 export type WindowOptions<T> = EventTimeOptions<T> & { panes: PaneAssigner };
 
 /**
- * The options with every user callback wrapped once, when the operator is created, so that a
+ * The options with the per-value callbacks wrapped once, when the operator is created, so that a
  * throw names the operator and the callback. Errors rivulet raised itself pass through: those of
  * an operator built on this one (slidingHourWindow) or of a library aggregator (`counting`).
  */
 export function guardWindowOptions<T>(where: string, o: WindowOptions<T>): WindowOptions<T> {
-  const { panes, late } = o;
+  const { late } = o;
   return {
-    allowedLatenessMs: o.allowedLatenessMs,
-    stats: o.stats,
-    eventTime$: o.eventTime$,
+    ...o,
     timestampOf: guarded(where, 'timestampOf', o.timestampOf),
     late: late && { next: guarded(where, 'late.next', (value: T) => late.next(value)) },
-    panes: {
-      name: panes.name,
-      paneStartOf: guarded(where, 'panes.paneStartOf', panes.paneStartOf.bind(panes)),
-      nextPaneStart: guarded(where, 'panes.nextPaneStart', panes.nextPaneStart.bind(panes)),
-    },
-  };
-}
-
-/** The aggregator with each of its methods wrapped as {@link guardWindowOptions} does. */
-export function guardAggregator<T, A>(where: string, aggregate: Aggregator<T, A>): Aggregator<T, A> {
-  const { subtract, clone } = aggregate;
-  return {
-    zero: guarded(where, 'aggregate.zero', aggregate.zero.bind(aggregate)),
-    add: guarded(where, 'aggregate.add', aggregate.add.bind(aggregate)),
-    merge: guarded(where, 'aggregate.merge', aggregate.merge.bind(aggregate)),
-    subtract: subtract && guarded(where, 'aggregate.subtract', subtract.bind(aggregate)),
-    clone: clone && guarded(where, 'aggregate.clone', clone.bind(aggregate)),
   };
 }
 
@@ -70,10 +51,14 @@ export function subscribeWindowed<T, R>(
   handlers: WindowHandlers<T>,
 ): void {
   const { timestampOf, late, stats, panes } = o;
-  const advance = (t: number): void => {
+  // One guard for all that runs as time moves, so the hot path pays for one wrapper, not one
+  // per pane-assigner or aggregator call.
+  const advance = guarded(where, 'aggregate', (t: number, place: boolean): number => {
     if (clock.advance(t)) handlers.expire();
     if (stats) stats.watermark = clock.watermark;
-  };
+    return place ? panes.paneStartOf(t) : NaN;
+  });
+  const complete = guarded(where, 'aggregate', () => handlers.complete());
   const requireTime = (t: number, what: string): void => {
     if (typeof t !== 'number' || !Number.isFinite(t)) {
       throw new RivuletError('ERR_INVALID_VALUE', `${where}: ${what} ${String(t)}, expected finite epoch ms`);
@@ -84,7 +69,7 @@ export function subscribeWindowed<T, R>(
     operate(o.eventTime$, destination, {
       next(t) {
         requireTime(t, 'eventTime$ emitted');
-        advance(t);
+        advance(t, false);
       },
       // Its completion only means no more outside progress; the source still drives time.
       complete() {},
@@ -93,15 +78,15 @@ export function subscribeWindowed<T, R>(
     next(value) {
       const t = timestampOf(value);
       requireTime(t, 'timestampOf returned');
-      advance(t); // expire first, then add: an event never lands in a pane that is closing
-      const paneStart = panes.paneStartOf(t);
+      // Expire first, then add: an event never lands in a pane that is closing.
+      const paneStart = advance(t, true);
       if (paneStart >= clock.windowStart) return handlers.accept(value, paneStart);
       if (stats) stats.late++;
       late?.next(value);
     },
     complete() {
       ticks?.unsubscribe(); // no more progress can matter
-      handlers.complete();
+      complete();
       destination.complete();
     },
   });
