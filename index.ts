@@ -31,6 +31,7 @@ export * from './lib/io/tcpSource';
 export * from './lib/io/tcpSink';
 export * from './lib/io/webSocketServer';
 export * from './lib/io/webSocketClient';
+export * from './lib/io/liveView';
 export * from './lib/io/files';
 export { jsonMemberFilter } from './lib/io/lineFilter';
 export type { LineFilter } from './lib/io/lineFilter';
