@@ -13,6 +13,7 @@ import { watchConnection } from '../senderConnection';
 import { DashboardMessage, serveDashboard } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
+import { runCheckpointedStarLeaders } from './checkpointed';
 import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeaders } from './starLeaders';
 
 export const BUNDLED_ARCHIVE = ['2015-01-01-0.json.gz', '2015-01-01-1.json.gz'].map((f) => join(packageRoot(), 'demos', 'data', 'gharchive', f));
@@ -31,6 +32,9 @@ interface StarLeadersFlags {
   speed?: number;
   deadLetter?: string;
   print?: boolean;
+  checkpoint?: string;
+  checkpointEvery: string;
+  output?: string;
 }
 
 /** A line of input that could not be read as an event. */
@@ -70,6 +74,9 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
     .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
     .option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible', positiveNumber)
     .option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file')
+    .option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)')
+    .option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
+    .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
     .option('--print', 'print every partition change as JSON on stdout even with --out, --ws-out or --dashboard')
     .action(async (files: string[], flags: StarLeadersFlags) => runStarLeaders(files, flags, io));
 
@@ -87,6 +94,7 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
 async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
   const inputs = [files.length > 0, flags.listen !== undefined, flags.ws !== undefined].filter(Boolean).length;
   if (inputs > 1) throw new Error('give one input: files, --listen or --ws');
+  if (flags.checkpoint !== undefined) return checkpointed(files, flags, io);
   const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
   const gate = new FlowGate();
   const stats = windowStats();
@@ -119,7 +127,8 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
     sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson })));
   }
-  const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined;
+  const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined || flags.output !== undefined;
+  if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate })));
   if (flags.format === 'json' && (flags.print === true || !elsewhere)) sinks.push(json.pipe(writeLines(io.stdout, { gate })));
   if (flags.dashboard !== undefined || flags.wsOut !== undefined) {
     // Both keep serving the final state after a replay: say that the wait is for the user now.
@@ -165,6 +174,21 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   }
   if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark, flags.windowHours));
   if (unreadableCount > 0) io.stderr.write(`star-leaders: ${unreadableCount} input lines could not be read as events (see --dead-letter)\n`);
+}
+
+/** `--checkpoint`: files only, and nothing that runs on processing time. */
+function checkpointed(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
+  const refused = [
+    [flags.listen !== undefined || flags.ws !== undefined, 'files as input (it resumes them by position), not --listen or --ws'],
+    [flags.speed !== undefined, 'no --speed (pacing runs on processing time)'],
+    [flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined, 'its output in a file (--output) or on stdout, not --out, --ws-out or --dashboard'],
+    [flags.format === 'table', 'JSON records (--format json)'],
+  ] as const;
+  for (const [bad, needs] of refused) if (bad) throw new Error(`--checkpoint needs ${needs}`);
+  const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
+  const options = { partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs };
+  const flagsOf = { checkpoint: flags.checkpoint!, checkpointEvery: flags.checkpointEvery, output: flags.output };
+  return runCheckpointedStarLeaders({ files: files.length > 0 ? files : BUNDLED_ARCHIVE, options, flags: flagsOf, deadLetter: flags.deadLetter }, io);
 }
 
 /** Reads each line as a GitHub event; lines that are not go to `unreadable`, with where they were. */
