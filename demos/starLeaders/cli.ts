@@ -6,7 +6,7 @@ import {
   Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
 } from 'rxjs';
 import {
-  fileLines, FileProgress, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
+  fileLines, FileProgress, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
@@ -123,9 +123,12 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const sinks: Observable<never>[] = [leaders.pipe(tap((out) => latest.set(out.partition, out.leaders)), ignoreElements())];
   const json = leaders.pipe(map(toJson));
   if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate })));
+  // Refused Origins and Hosts, oversized messages, slow clients: one line per kind per second.
+  const faults = faultLog(io);
   if (flags.wsOut !== undefined) {
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
-    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson })));
+    const onClientError = faults.reporter('--ws-out');
+    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson, onClientError })));
   }
   const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined || flags.output !== undefined;
   if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate })));
@@ -145,6 +148,8 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const statsMessage = (eventsPerSecond: number): DashboardMessage => ({
       type: 'stats', eventsPerSecond, events, watermark: Number.isFinite(stats.watermark) ? stats.watermark : null,
       late: stats.late, clients: feed.stats.clients, partitions: flags.partitions,
+      refusedOrigins: feed.stats.refusedOrigins, refusedHosts: feed.stats.refusedHosts, oversizedMessages: feed.stats.oversizedMessages,
+      slowClientsDropped: feed.stats.slowClientsDisconnected + feed.stats.clientsEvicted, messagesDropped: feed.stats.messagesDropped,
     });
     let eventsAtLastTick = 0;
     const ticks = interval(1000).pipe(
@@ -157,8 +162,11 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const feed = webSocketBroadcast<DashboardMessage>({
       server: dashboard.server,
       path: '/feed',
-      // Only the dashboard's own page may read the feed, under whatever name the browser used.
+      // Only the dashboard's own page may read the feed, under whatever name the browser used,
+      // as long as it is a name of the dashboard: a rebound page arrives under its own.
       allowedOrigins: 'same-host',
+      allowedHosts: dashboard.allowedHosts,
+      onClientError: faults.reporter('dashboard feed'),
       closeOnComplete: false,
       snapshot: () => [...[...latest].map(([partition, list]) => dashboardLeaders(partition, list, stats.watermark)), statsMessage(0)],
     });
@@ -170,10 +178,38 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   try {
     await lastValueFrom(run, { defaultValue: undefined });
   } finally {
+    faults.flush();
     await dashboardClose?.();
   }
   if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark, flags.windowHours));
   if (unreadableCount > 0) io.stderr.write(`star-leaders: ${unreadableCount} input lines could not be read as events (see --dead-letter)\n`);
+}
+
+/**
+ * Logs the problems of WebSocket clients on stderr, at most one line per kind (error code) per
+ * second, so that a flood of refused or slow clients cannot flood the log: the next line of a
+ * kind says how many were left out, and `flush` says it for the rest at the end.
+ */
+function faultLog(io: CliIo, now: () => number = Date.now) {
+  const kinds = new Map<string, { at: number; left: number; endpoint: string; code: string }>();
+  return {
+    reporter: (endpoint: string) => (error: RivuletError) => {
+      const key = `${endpoint} ${error.code}`;
+      const kind = kinds.get(key);
+      const at = now();
+      if (kind !== undefined && at - kind.at < 1000) {
+        kind.left += 1;
+        return;
+      }
+      const left = kind !== undefined && kind.left > 0 ? ` (${kind.left} more ${error.code} not logged before this)` : '';
+      kinds.set(key, { at, left: 0, endpoint, code: error.code });
+      io.stderr.write(`star-leaders: ${endpoint}: ${error.message}${left}\n`);
+    },
+    flush: () => {
+      for (const { left, endpoint, code } of kinds.values()) if (left > 0) io.stderr.write(`star-leaders: ${endpoint}: ${left} more ${code} not logged\n`);
+      kinds.clear();
+    },
+  };
 }
 
 /** `--checkpoint`: files only, and nothing that runs on processing time. */

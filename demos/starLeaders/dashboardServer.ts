@@ -14,8 +14,10 @@
  *   the global top 10: stars descending, ties by repo name ascending in UTF-16 code unit order
  *   (`topK`'s default key order).
  * - {"type":"stats","eventsPerSecond":123.4,"events":4567,"watermark":1420070400000|null,
- *   "late":0,"clients":2,"partitions":10}
+ *   "late":0,"clients":2,"partitions":10,"refusedOrigins":0,"refusedHosts":0,
+ *   "oversizedMessages":0,"slowClientsDropped":0,"messagesDropped":0}
  *   Pipeline figures, shown as they are; `watermark` is epoch ms, or null before the first event.
+ *   The last five (optional) count the feed's faults.
  *
  * A page that connects or reconnects mid-stream needs the current state, not only what comes
  * next: give `webSocketBroadcast` a `snapshot` returning the latest leaders message of every
@@ -59,6 +61,15 @@ export interface DashboardStatsMessage {
   readonly late: number;
   readonly clients: number;
   readonly partitions: number;
+  /** Feed handshakes refused for their Origin, and for their Host (a rebound page). */
+  readonly refusedOrigins?: number;
+  readonly refusedHosts?: number;
+  /** Feed clients closed with 1009 for a message over the limit. */
+  readonly oversizedMessages?: number;
+  /** Feed clients closed for being slow, or to make room for a newcomer. */
+  readonly slowClientsDropped?: number;
+  /** Messages the feed dropped for clients that were behind. */
+  readonly messagesDropped?: number;
 }
 
 /** A message of the dashboard feed. */

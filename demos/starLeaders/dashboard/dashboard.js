@@ -17,8 +17,10 @@
  *   the global top 10: stars descending, ties by repo name ascending in UTF-16 code unit order
  *   (the rule of the server's topK).
  * - {"type":"stats","eventsPerSecond":123.4,"events":4567,"watermark":1420070400000|null,
- *   "late":0,"clients":2,"partitions":10}
+ *   "late":0,"clients":2,"partitions":10,"refusedOrigins":0,"refusedHosts":0,
+ *   "oversizedMessages":0,"slowClientsDropped":0,"messagesDropped":0}
  *   Pipeline figures, shown as they are; `watermark` is epoch ms, or null before the first event.
+ *   The last five, the feed's faults, are optional: shown as – when absent.
  *
  * Security: every string in a message is attacker-controlled (repo names, logins, PR titles,
  * URLs come from GitHub users). Text goes into the page only through textContent, attributes
@@ -41,6 +43,14 @@
   var MAX_SERIES = 40;
   var PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
   var KIND_LABELS = { fork: 'fork', pull_request: 'PR' };
+  /** The feed's fault counters: message field, element id, label. */
+  var FAULT_STATS = [
+    ['refusedOrigins', 'stat-refused-origins', 'refused origins'],
+    ['refusedHosts', 'stat-refused-hosts', 'refused hosts'],
+    ['oversizedMessages', 'stat-oversized', 'oversized messages'],
+    ['slowClientsDropped', 'stat-slow-clients', 'slow clients dropped'],
+    ['messagesDropped', 'stat-messages-dropped', 'messages dropped'],
+  ];
 
   /** partition number -> its latest leaders list (validated). */
   var partitions = new Map();
@@ -343,6 +353,22 @@
     setText('stat-late', formatNumber(message.late, 0));
     setText('stat-clients', formatNumber(message.clients, 0));
     setText('stat-partitions', formatNumber(message.partitions, 0));
+    FAULT_STATS.forEach(function (fault) {
+      faultCell(fault[1], fault[2]).textContent = formatNumber(message[fault[0]], 0);
+    });
+  }
+
+  /** A fault counter's cell, added after the other stats the first time it is shown. */
+  function faultCell(id, label) {
+    var cell = document.getElementById(id);
+    if (cell) return cell;
+    var item = document.createElement('div');
+    item.appendChild(el('dt', null, label));
+    cell = el('dd', null, '–');
+    cell.id = id;
+    item.appendChild(cell);
+    document.querySelector('.stats dl').appendChild(item);
+    return cell;
   }
 
   function setConnection(state, text) {

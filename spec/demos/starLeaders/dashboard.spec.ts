@@ -161,6 +161,23 @@ describe('dashboard page', () => {
     expect(await page.textContent('#stat-watermark')).toBe('–');
   });
 
+  it("shows the feed's fault counters after the other stats, as – until a stats message has them", async () => {
+    const { page } = await open();
+    const ids = ['stat-refused-origins', 'stat-refused-hosts', 'stat-oversized', 'stat-slow-clients', 'stat-messages-dropped'];
+    const read = () => page.evaluate((list) => list.map((id) => document.getElementById(id)?.textContent), ids);
+    const labels = () => page.evaluate(() => Array.from(document.querySelectorAll('.stats dt')).map((dt) => dt.textContent));
+    const base: DashboardStatsMessage = { type: 'stats', eventsPerSecond: 0, events: 1, watermark: null, late: 0, clients: 1, partitions: 10 };
+    feed.next(base);
+    await page.waitForFunction(() => document.getElementById('stat-events')?.textContent === '1', undefined, { timeout: 15_000 });
+    expect(await read()).toEqual(['–', '–', '–', '–', '–']);
+    expect((await labels()).slice(-6)).toEqual(['partitions', 'refused origins', 'refused hosts', 'oversized messages', 'slow clients dropped', 'messages dropped']);
+    feed.next({ ...base, events: 2, refusedOrigins: 3, refusedHosts: 1200, oversizedMessages: 2, slowClientsDropped: 5, messagesDropped: 40_000 });
+    await page.waitForFunction(() => document.getElementById('stat-events')?.textContent === '2', undefined, { timeout: 15_000 });
+    expect(await read()).toEqual(['3', '1,200', '2', '5', '40,000']);
+    // Each counter is shown once, however many messages come.
+    expect(await page.evaluate(() => document.querySelectorAll('.stats dd').length)).toBe(11);
+  });
+
   it('renders text from events as text and links only to https://github.com/', async () => {
     const { page, incidents } = await open();
     const hostile: DashboardLeadersMessage = {
