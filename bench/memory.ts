@@ -4,9 +4,9 @@
  * --expose-gc (run.js forks it); prints one JSON line.
  */
 import { filter, lastValueFrom, map, tap } from 'rxjs';
-import { starLeaders } from '../demos/starLeaders/starLeaders';
+import { INTERESTING_TYPES, starLeaders } from '../demos/starLeaders/starLeaders';
 import { fileLines } from '../lib/io/files';
-import { parseGitHubEvent, GitHubEvent } from '../demos/starLeaders/githubEvents';
+import { githubEventTypeFilter, parseGitHubEvent, GitHubEvent } from '../demos/starLeaders/githubEvents';
 
 const DAY_MS = 86_400_000;
 
@@ -27,7 +27,8 @@ async function main(files: string[]): Promise<void> {
     gc();
     heapMbByDay.push(process.memoryUsage().heapUsed / 1_048_576);
   };
-  const events = fileLines(files).pipe(
+  // Read as the CLI reads archive files: only lines of the kept types are decoded and parsed.
+  const events = fileLines(files, { accept: githubEventTypeFilter(INTERESTING_TYPES) }).pipe(
     map((line) => parseGitHubEvent(line.text)),
     filter((r) => r.ok),
     map((r) => (r as { event: GitHubEvent }).event),

@@ -1,3 +1,5 @@
+import { invalidOption } from './errors';
+
 /**
  * Finds the string value of one top-level member of a JSON object line without parsing the line.
  *
@@ -43,7 +45,7 @@ export class JsonMemberScanner {
   /** `name`: printable ASCII without quotes or backslashes, so JSON can write it raw only one way. */
   constructor(private readonly name: string) {
     if (typeof name !== 'string' || !/^[ !#-[\]-~]+$/.test(name)) {
-      throw new TypeError(`JsonMemberScanner: the member name must be printable ASCII without " or \\, got ${JSON.stringify(name)}`);
+      throw invalidOption('JsonMemberScanner', `the member name must be printable ASCII without " or \\, got ${JSON.stringify(name)}`);
     }
     this.needle = `${name.slice(1)}"`;
     this.nameChars = new Set([...name].map((c) => c.charCodeAt(0)));
