@@ -94,7 +94,7 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
       const clock = new WindowClock(o.panes, windowPanes, allowedLatenessMs);
       const store = new PaneStore<K, A>();
       // Per key: the running total and how many open panes hold the key.
-      const keys = new Map<K, { total: A; panes: number }>();
+      let keys = new Map<K, { total: A; panes: number }>();
       const emit = (key: K, total: A): void =>
         destination.next({ key, total: clone ? clone.call(aggregate, total) : total, windowStart: clock.windowStart, windowEnd: clock.windowEnd });
 
@@ -140,6 +140,12 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
           add(keyOf(value), value, paneStart);
         },
         complete() {},
+        snapshot: () => ({ panes: store.entries(), keys }),
+        restore(state) {
+          const saved = state as { panes: [number, Map<K, A>][]; keys: Map<K, { total: A; panes: number }> };
+          store.restore(saved.panes);
+          keys = saved.keys;
+        },
       });
     });
 }

@@ -100,6 +100,8 @@ export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingW
         complete() {
           if (emitOnComplete) while (store.size > 0 && !destination.closed) closeOldest();
         },
+        snapshot: () => store.entries(),
+        restore: (panes) => store.restore(panes as [number, Map<K, A>][]),
       });
     });
 }

@@ -7,6 +7,7 @@ import { RivuletError } from '../../lib/core/errors';
 import { guarded, operate } from '../../lib/core/operate';
 import { PaneAssigner } from '../../lib/windowing/panes';
 import { EventTimeOptions, WindowClock } from '../../lib/windowing/windowClock';
+import { checkUid, joinScope } from '../../lib/state/scope';
 
 /**
  * What a window operator does as the plumbing drives it. Whatever `expire` and `complete` throw
@@ -20,6 +21,10 @@ export interface WindowHandlers<T> {
   accept(value: T, paneStart: number): void;
   /** The source completed: emit anything still owed. */
   complete(): void;
+  /** The operator's own state (panes, totals), by reference, for a checkpoint. */
+  snapshot(): unknown;
+  /** Puts back what {@link snapshot} returned. */
+  restore(state: unknown): void;
 }
 
 export type WindowOptions<T> = EventTimeOptions<T> & { panes: PaneAssigner };
@@ -31,6 +36,7 @@ export type WindowOptions<T> = EventTimeOptions<T> & { panes: PaneAssigner };
  */
 export function guardWindowOptions<T>(where: string, o: WindowOptions<T>): WindowOptions<T> {
   const { late } = o;
+  checkUid(where, o.uid);
   return {
     ...o,
     timestampOf: guarded(where, 'timestampOf', o.timestampOf),
@@ -39,7 +45,8 @@ export function guardWindowOptions<T>(where: string, o: WindowOptions<T>): Windo
 }
 
 /**
- * Subscribes to `eventTime$` (first, so it can seed the clock) and to the source; per value:
+ * Joins the checkpoint scope (restoring the clock, the late count and the operator's own state),
+ * then subscribes to `eventTime$` (first, so it can seed the clock) and to the source; per value:
  * timestamp, advance the clock (expiring closed panes), then either late or accepted.
  */
 export function subscribeWindowed<T, R>(
@@ -51,6 +58,23 @@ export function subscribeWindowed<T, R>(
   handlers: WindowHandlers<T>,
 ): void {
   const { timestampOf, late, stats, panes } = o;
+  destination.add(
+    joinScope(where, o.uid, () => ({
+      kind: where,
+      version: 1,
+      fingerprint: clock.describe(),
+      snapshot: () => ({ clock: clock.snapshot(), late: stats?.late ?? 0, own: handlers.snapshot() }),
+      restore(state) {
+        const saved = state as { clock: number[]; late: number; own: unknown };
+        clock.restore(saved.clock);
+        if (stats) {
+          stats.late = saved.late;
+          stats.watermark = clock.watermark;
+        }
+        handlers.restore(saved.own);
+      },
+    })),
+  );
   // One guard for all that runs as time moves, so the hot path pays for one wrapper, not one
   // per pane-assigner or aggregator call.
   const advance = guarded(where, 'aggregate', (t: number, place: boolean): number => {
