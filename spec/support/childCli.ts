@@ -1,0 +1,37 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The built CLI (`npm test` builds it first), run as a user would run it. */
+export const RIVULET_BIN = join(__dirname, '..', '..', 'bin', 'rivulet.js');
+
+export interface ChildRun {
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited, with its code or signal and what it wrote to stderr. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Starts `rivulet ARGS...` in a child process; {@link killChildren} ends any still running. */
+export function spawnRivulet(args: readonly string[]): ChildRun {
+  const child = spawn(process.execPath, [RIVULET_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.once('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, stderr });
+    }),
+  );
+  return { child, exited };
+}
+
+/** For afterEach/finally: kills every child still running and waits for them to exit. */
+export async function killChildren(): Promise<void> {
+  const left = [...running];
+  await Promise.all(left.map((child) => new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.kill('SIGKILL');
+  })));
+}
