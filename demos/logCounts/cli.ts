@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { concat, concatMap, defer, EMPTY, finalize, from, lastValueFrom, map, merge, Observable, of, Subject, takeUntil } from 'rxjs';
+import { concat, concatMap, defer, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, takeUntil, tap } from 'rxjs';
 import {
-  fileLines, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, tcpListen, tcpSink, toJson, writeLines,
+  fileLines, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
 import { packageRoot } from '../packageRoot';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
-import { DeadLetter, END_OF_DAY, LogInput, logCounts } from './logCounts';
+import { LogCountsDashboard, logCountsPage } from './dashboardFeed';
+import { DayReport, DeadLetter, END_OF_DAY, LogInput, logCounts } from './logCounts';
 
 const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(packageRoot(), 'demos', 'data', 'logs', `day_${day}.log`));
 
@@ -19,6 +20,8 @@ interface LogCountsFlags {
   tz?: string;
   allowedLateness: string;
   deadLetter?: string;
+  dashboard?: string;
+  print?: boolean;
 }
 
 export function registerLogCounts(program: Command, io: CliIo): void {
@@ -33,6 +36,8 @@ export function registerLogCounts(program: Command, io: CliIo): void {
     .option('--tz <zone>', 'time zone of the calendar days in --window day (default: the log\'s own UTC offset)')
     .option('--allowed-lateness <duration>', 'how far out of order a line may arrive in --window day', '5m')
     .option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file')
+    .option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)')
+    .option('--print', 'print the JSON reports on stdout even with --out or --dashboard')
     .action(async (files: string[], flags: LogCountsFlags) => runLogCounts(files, flags, io));
 
   program
@@ -50,14 +55,39 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   const gate = new FlowGate();
   const deadLetters = new Subject<DeadLetter>();
   const input: Observable<LogInput> = flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(files.length > 0 ? files : BUNDLED_LOGS, gate);
-  const results = input.pipe(logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }), map(toJson));
-  const out = flags.out !== undefined
-    ? results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate }))
-    : results.pipe(writeLines(io.stdout, { gate }));
+  if (flags.dashboard !== undefined && flags.compat !== undefined) throw new Error('--dashboard draws the reports by day; it has no --compat wallaroo view');
+  const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
+  const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
+  const reports = watched.pipe(logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }));
+  const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(map(toJson), share());
+  const sinks: Observable<never>[] = [];
+  if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate })));
+  if (flags.print === true || (flags.out === undefined && dashboard === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
+  const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
   const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
+  const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io) : EMPTY;
   // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
-  const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())));
+  const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view);
   await lastValueFrom(run.pipe(takeUntil(defer(() => io.stopRequested))), { defaultValue: undefined });
+}
+
+/** The page and its feed; it serves until Ctrl+C. */
+function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo): Observable<never> {
+  return serveLiveView({ ...parseSocketAddress(address), page: logCountsPage(), feeds: { '/feed': dashboard.feed() } }).pipe(
+    tap((view) => io.stderr.write(`log-counts: dashboard at ${view.url}\n`)),
+    ignoreElements(),
+  );
+}
+
+/** Gives the dashboard every report and, after the last one, says that the input has ended. */
+function dashboardReports<T>(dashboard: LogCountsDashboard, io: CliIo): MonoTypeOperatorFunction<T> {
+  return tap({
+    next: (report) => dashboard.report(report as DayReport),
+    complete: () => {
+      dashboard.finish();
+      io.stderr.write(`log-counts: input finished: ${dashboard.linesSeen} lines; serving until Ctrl+C\n`);
+    },
+  });
 }
 
 /** Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. */
