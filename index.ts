@@ -60,7 +60,7 @@ export { partitionTags, partitionKeys, appKeys, keySlot, crc16 } from './lib/dis
 export type { PartitionKeys, AppKeys } from './lib/distributed/keys';
 export { readSettings, waitForSettings, publishSettings, checkSettings } from './lib/distributed/settings';
 export type { DistributedSettings } from './lib/distributed/settings';
-export { route } from './lib/distributed/router';
+export { route, readRouterProgress } from './lib/distributed/router';
 export type { RouteOptions, RouteEvent, RouteSummary } from './lib/distributed/router';
 export { runWorker } from './lib/distributed/worker';
 export type { WorkerOptions, WorkerEvent } from './lib/distributed/worker';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerLogCounts } from './logCounts/cli';
 import { registerStarLeaders } from './starLeaders/cli';
+import { registerDistributedStarLeaders } from './starLeaders/distributed';
 import type { CliIo } from './cliIo';
 import { packageRoot } from './packageRoot';
 
@@ -15,6 +16,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   registerLogCounts(program, io);
   registerStarLeaders(program, io);
+  registerDistributedStarLeaders(program, io);
   return program;
 }
 
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  // A run cut short by a signal did not finish its work: say so to the shell (128 + signal number).
-  if (signal !== undefined) process.exitCode = signal === 'SIGINT' ? 130 : 143;
+  // A run cut short by a signal did not finish its work: say so to the shell (128 + signal number),
+  // unless the command set its own code (a worker, for which the signal is the normal end).
+  if (signal !== undefined && process.exitCode === undefined) process.exitCode = signal === 'SIGINT' ? 130 : 143;
 }

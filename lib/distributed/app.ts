@@ -26,8 +26,11 @@ export interface DistributedAppOptions<T, K, P extends PartitionId, R> {
   /** The application's name: the prefix of its keys (`rv:NAME:...`). */
   name: string;
   keyOf: (value: T) => K;
-  /** A partitioner with a fixed, declared set of partitions (`hashMod(n)`, `wallarooHashRing(n)`). */
-  partitioner: Partitioner<K, P>;
+  /**
+   * A partitioner with a fixed, declared set of partitions (`hashMod(n)`, `wallarooHashRing(n)`).
+   * Required (optional in the type only so that `partitionBy`'s options can be spread in).
+   */
+  partitioner?: Partitioner<K, P>;
   /**
    * A partition's sub-pipeline, as `partitionBy` runs it. It must be synchronous, give every
    * stateful operator a `uid`, and use no processing-time operators: a worker refuses it otherwise.
@@ -84,8 +87,13 @@ export function distributedApp<T, K, P extends PartitionId, R>(options: Distribu
   const { keyOf, partitioner, pipeline, timestampOf } = options;
   if (typeof keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function (value) => key');
   if (typeof pipeline !== 'function') throw invalidOption(where, 'pipeline must be a function (context) => operator');
-  if (typeof partitioner?.partitionOf !== 'function') throw invalidOption(where, 'partitioner must have a partitionOf(key) function');
+  if (partitioner === undefined || typeof partitioner.partitionOf !== 'function') throw invalidOption(where, 'partitioner must be given, with a partitionOf(key) function and a fixed set of partitions');
   if (timestampOf !== undefined && typeof timestampOf !== 'function') throw invalidOption(where, 'timestampOf must be a function');
+  for (const option of ['idleTimeoutMs', 'idleEventTimeMs', 'maxPartitions', 'scheduler'] as const) {
+    if ((options as unknown as Record<string, unknown>)[option] !== undefined) {
+      throw invalidOption(where, `${option} cannot be used distributed: every partition lives for the application's whole life, its state in Redis`);
+    }
+  }
   const partitions = partitioner.partitions;
   if (!Array.isArray(partitions) || partitions.length === 0) {
     throw invalidOption(where, `the partitioner ${partitioner.name} declares no fixed set of partitions; a distributed application needs one (hashMod(n), wallarooHashRing(n))`);

@@ -246,6 +246,16 @@ export async function route<T, K, P extends PartitionId, R>(client: RedisClient,
   return summary;
 }
 
+/** What the routers of `app` have done so far: values routed, the clock, an unfinished input. */
+export async function readRouterProgress<T, K, P extends PartitionId, R>(
+  client: RedisClient,
+  app: DistributedApp<T, K, P, R>,
+): Promise<{ values: number; clock: number | undefined; unfinished: string | undefined }> {
+  const text = await call('reading the router record', () => client.get(app.keys.router));
+  const record: RouterRecord = text === null ? EMPTY_RECORD : (JSON.parse(text) as RouterRecord);
+  return { values: record.next, clock: record.clock ?? undefined, unfinished: record.current?.input };
+}
+
 async function call<V>(what: string, command: () => Promise<V>): Promise<V> {
   try {
     return await command();
