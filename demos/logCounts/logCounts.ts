@@ -7,9 +7,9 @@
  */
 import { TZDate } from '@date-fns/tz';
 import { format } from 'date-fns';
-import { defer, filter, map, Observable, Observer, OperatorFunction, pipe, tap } from 'rxjs';
+import { defer, filter, map, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
 import {
-  Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, tumblingWindow, windowStats,
+  Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, stateHandle, tumblingWindow, windowStats,
 } from '../../index';
 import { parseAccessLogFields, wallarooStatusOf } from './accessLog';
 
@@ -68,6 +68,7 @@ export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogI
     return pipe(
       map((input: LogInput) => (input === END_OF_DAY ? END_OF_DAY : classify(input))),
       boundaryWindow<Entry | typeof END_OF_DAY, Totals>({
+        uid: 'day',
         isBoundary: (v) => v === END_OF_DAY,
         seed: newTotals,
         add: (t, e) => addEntry(t, e as Entry),
@@ -83,24 +84,41 @@ export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogI
 }
 
 function dailyByEventTime(entries: Observable<Entry>, allowedLatenessMs: number, timeZone?: string): Observable<DayReport> {
-  // Without --tz, days follow the UTC offset of the first parseable line, as the log has it.
-  let zone = timeZone;
-  let days = timeZone === undefined ? undefined : calendarDays(timeZone);
+  // Without --tz, days follow the UTC offset of the first parseable line, as the log has it. The
+  // zone so found, and the late count already reported, are state: kept in a scoped step (read
+  // here through its handle), so a run restored from a checkpoint goes on with the same ones.
+  const settings = stateHandle<{ zone: string | undefined; reportedLate: number }>();
+  const zoneOf = (): string => settings.snapshot()?.zone ?? 'UTC';
+  let days: { zone: string; panes: PaneAssigner } | undefined;
+  const daysNow = (): PaneAssigner => {
+    const zone = zoneOf();
+    if (days?.zone !== zone) days = { zone, panes: calendarDays(zone) };
+    return days.panes;
+  };
   const panes: PaneAssigner = {
-    name: 'days',
-    paneStartOf: (t) => (days ??= calendarDays(zone ?? 'UTC')).paneStartOf(t),
-    nextPaneStart: (s) => (days ??= calendarDays(zone ?? 'UTC')).nextPaneStart(s),
+    name: timeZone === undefined ? 'days(offset of the first line)' : `days(${timeZone})`,
+    paneStartOf: (t) => daysNow().paneStartOf(t),
+    nextPaneStart: (s) => daysNow().nextPaneStart(s),
   };
   const stats = windowStats();
-  let reportedLate = 0;
   return entries.pipe(
-    tap((e) => (zone ??= Number.isFinite(e.timestampMs) ? offsetZone(e.offsetMinutes) : undefined)),
+    statefulScan<Entry, { zone: string | undefined; reportedLate: number }, Entry>({
+      uid: 'zone',
+      handle: settings,
+      seed: () => ({ zone: timeZone, reportedLate: 0 }),
+      step(state, e, emit) {
+        state.zone ??= Number.isFinite(e.timestampMs) ? offsetZone(e.offsetMinutes) : undefined;
+        emit(e);
+        return state;
+      },
+    }),
     timeUnparsedLines(),
-    tumblingWindow({ timestampOf: (e) => e.timestampMs, panes, aggregate: TOTALS, allowedLatenessMs, stats }),
+    tumblingWindow({ uid: 'days', timestampOf: (e) => e.timestampMs, panes, aggregate: TOTALS, allowedLatenessMs, stats }),
     map(({ value, windowStart }) => {
-      const late = stats.late - reportedLate;
-      reportedLate = stats.late;
-      const day = format(new TZDate(windowStart, zone ?? 'UTC'), 'yyyy-MM-dd');
+      const state = settings.snapshot()!;
+      const late = stats.late - state.reportedLate;
+      state.reportedLate = stats.late;
+      const day = format(new TZDate(windowStart, zoneOf()), 'yyyy-MM-dd');
       return { day, counts: value.counts, lines: value.lines, unparsed: value.unparsed, late };
     }),
   );
@@ -112,6 +130,7 @@ function dailyByEventTime(entries: Observable<Entry>, allowedLatenessMs: number,
  */
 function timeUnparsedLines(): OperatorFunction<Entry, Entry> {
   return statefulScan<Entry, { lastMs: number; waiting: number }, Entry>({
+    uid: 'unparsed-time',
     seed: () => ({ lastMs: NaN, waiting: 0 }),
     step(state, entry, emit) {
       if (Number.isFinite(entry.timestampMs)) {
