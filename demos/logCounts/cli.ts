@@ -5,10 +5,11 @@ import {
   fileLines, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
 import { packageRoot } from '../packageRoot';
+import { runCheckpointedLogCounts } from './checkpointed';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
 import { LogCountsDashboard, logCountsPage } from './dashboardFeed';
-import { DayReport, DeadLetter, END_OF_DAY, LogInput, logCounts } from './logCounts';
+import { DayReport, DeadLetter, END_OF_DAY, LogCountsOptions, LogInput, logCounts } from './logCounts';
 
 const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(packageRoot(), 'demos', 'data', 'logs', `day_${day}.log`));
 
@@ -20,6 +21,9 @@ interface LogCountsFlags {
   tz?: string;
   allowedLateness: string;
   deadLetter?: string;
+  checkpoint?: string;
+  checkpointEvery: string;
+  output?: string;
   dashboard?: string;
   print?: boolean;
 }
@@ -36,6 +40,9 @@ export function registerLogCounts(program: Command, io: CliIo): void {
     .option('--tz <zone>', 'time zone of the calendar days in --window day (default: the log\'s own UTC offset)')
     .option('--allowed-lateness <duration>', 'how far out of order a line may arrive in --window day', '5m')
     .option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file')
+    .option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)')
+    .option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
+    .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
     .option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)')
     .option('--print', 'print the JSON reports on stdout even with --out or --dashboard')
     .action(async (files: string[], flags: LogCountsFlags) => runLogCounts(files, flags, io));
@@ -52,6 +59,7 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   if (flags.listen !== undefined && files.length > 0) throw new Error('give either --listen or files, not both');
   if (flags.compat !== undefined && flags.window === 'day') throw new Error('--compat wallaroo has no --window day: the original only had END_OF_DAY markers');
   const eventTime = flags.window === 'day' ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness') } : undefined;
+  if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
   const gate = new FlowGate();
   const deadLetters = new Subject<DeadLetter>();
   const input: Observable<LogInput> = flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(files.length > 0 ? files : BUNDLED_LOGS, gate);
@@ -62,7 +70,8 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(map(toJson), share());
   const sinks: Observable<never>[] = [];
   if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate })));
-  if (flags.print === true || (flags.out === undefined && dashboard === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
+  if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate })));
+  if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
   const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
   const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
   const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io) : EMPTY;
@@ -88,6 +97,14 @@ function dashboardReports<T>(dashboard: LogCountsDashboard, io: CliIo): MonoType
       io.stderr.write(`log-counts: input finished: ${dashboard.linesSeen} lines; serving until Ctrl+C\n`);
     },
   });
+}
+
+/** `--checkpoint`: files only (they are resumed by position), to a file or stdout. */
+function checkpointed(files: string[], flags: LogCountsFlags, eventTime: LogCountsOptions['eventTime'], io: CliIo): Promise<void> {
+  if (flags.listen !== undefined) throw new Error('--checkpoint needs files as input (it resumes them by position), not --listen');
+  if (flags.out !== undefined || flags.dashboard !== undefined) throw new Error('--checkpoint needs its output in a file (--output) or on stdout, not --out or --dashboard');
+  const flagsOf = { checkpoint: flags.checkpoint!, checkpointEvery: flags.checkpointEvery, output: flags.output };
+  return runCheckpointedLogCounts({ files: files.length > 0 ? files : BUNDLED_LOGS, options: { compat: flags.compat, eventTime }, flags: flagsOf, deadLetter: flags.deadLetter }, io);
 }
 
 /** Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. */
