@@ -323,6 +323,7 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, s
     if (refusal !== undefined) return refuseWith(socket, 503, 'Service Unavailable', refusal);
     socket.on('error', () => undefined); // a reset during the handshake concerns this client only
     wss.handleUpgrade(req, socket, head, (ws) => {
+      socketOf.set(ws, socket);
       register(ws, peer, address);
       handlers.connection(ws, peer);
     });
@@ -376,10 +377,24 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, s
   };
 }
 
-/** Closes a client politely, and for good if it does not answer within `graceMs` of `scheduler` time. */
+/** The socket under each client, to reset it when the client is cut off. */
+const socketOf = new WeakMap<WebSocket, Duplex>();
+
+/**
+ * Ends a client at once, with a reset rather than a FIN: a client cut off is one that does not
+ * read, and after a FIN the kernel would hold what it has not read (megabytes) for minutes,
+ * trying to deliver it; a reset drops it.
+ */
+export function cutOff(ws: WebSocket): void {
+  const socket = socketOf.get(ws);
+  if (socket instanceof Socket && !socket.destroyed) socket.resetAndDestroy();
+  ws.terminate();
+}
+
+/** Closes a client politely, and cuts it off if it does not answer within `graceMs` of `scheduler` time. */
 export function closeClient(ws: WebSocket, code: number, reason: string, graceMs: number, scheduler: SchedulerLike): void {
   if (ws.readyState === WebSocket.CLOSING || ws.readyState === WebSocket.CLOSED) return;
   ws.close(code, reason);
-  const timer = scheduler.schedule(() => ws.terminate(), graceMs);
+  const timer = scheduler.schedule(() => cutOff(ws), graceMs);
   ws.once('close', () => timer.unsubscribe());
 }

@@ -5,7 +5,7 @@ import { FlowGate } from '../core/flowGate';
 import { guarded, operate } from '../core/operate';
 import { runMachine } from './machineRunner';
 import { backlogOf, BroadcastEffect, BroadcastEvent, broadcastTransition, initialBroadcastState } from './webSocketBroadcastMachine';
-import { checkEndpointOptions, closeClient, openEndpoint, WebSocketEndpointOptions } from './webSocketEndpoint';
+import { checkEndpointOptions, closeClient, cutOff as cutOffClient, openEndpoint, WebSocketEndpointOptions } from './webSocketEndpoint';
 
 export type { WebSocketEndpointOptions } from './webSocketEndpoint';
 
@@ -185,7 +185,7 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
           case 'close':
             return closeClient(effect.client, effect.code, effect.reason, effect.graceMs, scheduler);
           case 'terminate':
-            return effect.client.terminate();
+            return cutOffClient(effect.client);
           case 'report':
             return endpoint.report(effect.error);
           case 'count':

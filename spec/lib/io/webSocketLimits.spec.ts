@@ -179,6 +179,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     const served = await serve({ maxClientsPerAddress: 2, heartbeatMs: 1000, scheduler });
     const { port } = served;
     const first = await stalled(port);
+    const firstReset = new Promise((resolve) => first.once('error', resolve));
     const second = await stalled(port);
     await until(() => served.sink.stats.clients === 2, 'two stalled clients');
     await expect(client(port)).rejects.toThrow('refused with 503'); // not yet known to be unresponsive
@@ -193,6 +194,8 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     expect(served.sink.stats).toMatchObject({ clientsEvicted: 1 });
     advance(1000); // it reads no close either: cut off after the grace. The page is pinged now.
     await until(() => served.sink.stats.clients === 2, 'the stalled client to be cut off');
+    // With a reset: the kernel drops what it never read instead of trying to deliver it.
+    expect(await firstReset).toMatchObject({ code: 'ECONNRESET' });
 
     // The page has had no time to answer yet, but only a late answer counts against a client.
     await client(port);
