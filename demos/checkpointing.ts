@@ -35,6 +35,8 @@ export interface CheckpointedJob<T, P> {
   source: PositionedSource<T, P>;
   pipeline: OperatorFunction<T, string>;
   flags: CheckpointFlags & { checkpoint: string };
+  /** Whether records on stdout carry a seq by which a consumer can drop repeats. */
+  numbered: boolean;
 }
 
 /**
@@ -92,7 +94,9 @@ export async function runCheckpointedJob<T, P>(job: CheckpointedJob<T, P>, io: C
         break;
     }
   };
-  if (flags.output === undefined) say('writing to stdout: after a crash, records since the last checkpoint are written again (each carries a seq)');
+  if (flags.output === undefined) {
+    say(`writing to stdout: after a crash, records since the last checkpoint are written again${job.numbered ? ' (each carries a seq)' : ''}; --output FILE writes them exactly once`);
+  }
   await lastValueFrom(
     runCheckpointed({
       job: job.job,

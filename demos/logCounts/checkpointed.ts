@@ -36,6 +36,7 @@ export async function runCheckpointedLogCounts(run: CheckpointedLogCounts, io: C
         toStdout && options.compat === undefined ? numbered() : map((report: DayReport | Map<string, number>) => toJson(report)),
       ),
       flags,
+      numbered: toStdout && options.compat === undefined,
     },
     io,
   );

@@ -40,6 +40,7 @@ export async function runCheckpointedStarLeaders(run: CheckpointedStarLeaders, i
         toStdout ? numbered() : map((out: PartitionLeaders) => toJson(out)),
       ),
       flags,
+      numbered: toStdout,
     },
     io,
   );

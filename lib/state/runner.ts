@@ -188,7 +188,11 @@ export function runCheckpointed<T, R, SP, KP>(options: CheckpointedRunOptions<T,
                     const error = new RivuletError('ERR_NOT_CHECKPOINTABLE', 'runCheckpointed: the pipeline emitted between two source values: asynchronous steps cannot be checkpointed');
                     return finish({ kind: 'error', error });
                   }
-                  sink.write(record);
+                  try {
+                    sink.write(record);
+                  } catch (error) {
+                    finish({ kind: 'error', error });
+                  }
                 },
                 error(error) {
                   pipelineError = { error };
