@@ -35,3 +35,21 @@ export async function killChildren(): Promise<void> {
     child.kill('SIGKILL');
   })));
 }
+
+/**
+ * Runs `args` (a checkpointed command) once per delay in `killAfterMs`, killing it with SIGKILL
+ * after that long, then once more to completion. Returns how many runs the kills cut short and
+ * what the last run printed on stderr, without its resume notices.
+ */
+export async function killAndResume(args: readonly string[], killAfterMs: readonly number[]): Promise<{ killed: number; code: number | null; stderr: string }> {
+  let killed = 0;
+  for (const delay of killAfterMs) {
+    const run = spawnRivulet(args);
+    const timer = setTimeout(() => run.child.kill('SIGKILL'), delay);
+    const { signal } = await run.exited;
+    clearTimeout(timer);
+    if (signal === 'SIGKILL') killed++;
+  }
+  const { code, stderr } = await spawnRivulet(args).exited;
+  return { killed, code, stderr: stderr.replace(/^[a-z-]+: (resuming from checkpoint|this run already completed).*\n/gm, '') };
+}

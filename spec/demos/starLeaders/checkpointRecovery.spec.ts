@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { killChildren, spawnRivulet } from '../../support/childCli';
+import { killAndResume, killChildren, spawnRivulet } from '../../support/childCli';
 import { GH_ARCHIVE_HOURS } from '../../support/data';
 
 // The real CLI in child processes, killed with SIGKILL at points a fast-check schedule picks.
@@ -42,16 +42,9 @@ describe('star-leaders --checkpoint survives kill -9', () => {
       fc.asyncProperty(fc.array(fc.integer({ min: 150, max: 1200 }), { minLength: 1, maxLength: 3 }), async (killAfterMs) => {
         const at = join(dir, `trial-${++trial}`);
         const args = [...ARGS, '--checkpoint', join(at, 'ckpt'), '--output', join(at, 'out.jsonl'), '--checkpoint-every', '150'];
-        for (const delay of killAfterMs) {
-          const run = spawnRivulet(args);
-          const timer = setTimeout(() => run.child.kill('SIGKILL'), delay);
-          const { signal } = await run.exited;
-          clearTimeout(timer);
-          if (signal === 'SIGKILL') killedMidRun++;
-        }
-        const last = spawnRivulet(args);
-        const { code, stderr } = await last.exited;
-        expect({ code, stderr: stderr.replace(/^star-leaders: (resuming|this run already).*\n/gm, '') }).toEqual({ code: 0, stderr: '' });
+        const result = await killAndResume(args, killAfterMs);
+        killedMidRun += result.killed;
+        expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
         expect(readFileSync(join(at, 'out.jsonl')).equals(expected)).toBe(true);
       }),
       { numRuns: 4, seed: 20261201 },
