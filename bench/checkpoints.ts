@@ -1,0 +1,127 @@
+/**
+ * Checkpoint overhead and restore time, on the bench inputs (31 days of GitHub events, 36 days of
+ * access logs). Each application runs from its files through the CLI's own pipeline: once plainly
+ * (fileLines -> pipeline -> file) and once on the checkpointing runner at the default interval
+ * (1 s), alternating, best of BENCH_RUNS. Then the last checkpoint of a 30-day star-leaders run is
+ * decoded and restored into a freshly subscribed pipeline, timed.
+ *
+ *   npx tsc -p tsconfig.bench.json && node --expose-gc dist-bench/bench/checkpoints.js
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { EMPTY, lastValueFrom, map, mergeMap, of, OperatorFunction, pipe, Subject, tap } from 'rxjs';
+import {
+  decodeCheckpoint, directoryStore, FileLine, fileLines, FlowGate, fileOutput, positionedFileLines, runCheckpointed, RunEvent, StateScope, toJson, withStateScope,
+  writeLines,
+} from '../index';
+import { END_OF_DAY, logCounts } from '../demos/logCounts/logCounts';
+import { parseGitHubEvent } from '../demos/starLeaders/githubEvents';
+import { starLeaders } from '../demos/starLeaders/starLeaders';
+import { collectGarbage } from './harness';
+import { eventInputs, logInputs } from './inputs';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+const starPipeline = (): OperatorFunction<FileLine, string> =>
+  pipe(
+    mergeMap((line: FileLine) => {
+      const parsed = parseGitHubEvent(line.text);
+      return parsed.ok ? of(parsed.event) : EMPTY;
+    }),
+    starLeaders(),
+    map((out) => toJson(out)),
+  );
+
+interface Timed {
+  seconds: number;
+  checkpoints: number;
+  bytes: number;
+  writeMs: number;
+}
+
+async function plain(files: string[], pipeline: OperatorFunction<FileLine | typeof END_OF_DAY, string>, out: string, markers: boolean): Promise<Timed> {
+  const started = performance.now();
+  const lines = markers
+    ? positionedFileLines<typeof END_OF_DAY>(files, { endOfFile: END_OF_DAY }).open(undefined, new FlowGate()).pipe(map((p) => p.value))
+    : fileLines(files);
+  await lastValueFrom(lines.pipe(pipeline, writeLines(out)), { defaultValue: undefined });
+  return { seconds: (performance.now() - started) / 1000, checkpoints: 0, bytes: 0, writeMs: 0 };
+}
+
+async function checkpointed(files: string[], pipeline: OperatorFunction<FileLine | typeof END_OF_DAY, string>, out: string, dir: string, markers: boolean): Promise<Timed> {
+  rmSync(dir, { recursive: true, force: true });
+  const started = performance.now();
+  const timed: Timed = { seconds: 0, checkpoints: 0, bytes: 0, writeMs: 0 };
+  await lastValueFrom(
+    runCheckpointed({
+      job: 'bench',
+      source: markers ? positionedFileLines<typeof END_OF_DAY>(files, { endOfFile: END_OF_DAY }) : positionedFileLines(files),
+      pipeline,
+      sink: fileOutput(out),
+      store: directoryStore(dir),
+    }).pipe(
+      tap((e: RunEvent) => {
+        if (e.type !== 'checkpoint') return;
+        timed.checkpoints++;
+        timed.bytes = e.bytes;
+        timed.writeMs = Math.max(timed.writeMs, e.writeMs);
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+  timed.seconds = (performance.now() - started) / 1000;
+  return timed;
+}
+
+async function compare(name: string, files: string[], pipeline: () => OperatorFunction<FileLine | typeof END_OF_DAY, string>, markers: boolean, work: string): Promise<void> {
+  const best = { plain: Infinity, ckpt: Infinity };
+  let last: Timed | undefined;
+  for (let run = 0; run < RUNS; run++) {
+    collectGarbage();
+    best.plain = Math.min(best.plain, (await plain(files, pipeline(), join(work, `${name}-plain.out`), markers)).seconds);
+    collectGarbage();
+    last = await checkpointed(files, pipeline(), join(work, `${name}-ckpt.out`), join(work, `${name}-ckpt`), markers);
+    best.ckpt = Math.min(best.ckpt, last.seconds);
+  }
+  const same = readFileSync(join(work, `${name}-plain.out`)).equals(readFileSync(join(work, `${name}-ckpt.out`)));
+  console.log(
+    `${name.padEnd(14)} without ${best.plain.toFixed(2)} s, with checkpoints ${best.ckpt.toFixed(2)} s: ` +
+      `${(best.plain / best.ckpt).toFixed(2)} of the throughput (target >= 0.90); ${last!.checkpoints} checkpoints, ` +
+      `last ${(last!.bytes / 1024).toFixed(0)} KiB, slowest write ${last!.writeMs.toFixed(0)} ms; outputs identical: ${same}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'rivulet-bench-ckpt-'));
+  try {
+    const events = eventInputs(1, true);
+    const logs = logInputs();
+    await compare('star-leaders', events.files, starPipeline as () => OperatorFunction<FileLine | typeof END_OF_DAY, string>, false, work);
+    await compare('log-counts', logs.files, () => pipe(logCounts({}), map((r) => toJson(r))), true, work);
+    await compare('log-counts day', logs.files, () => pipe(logCounts({ eventTime: { allowedLatenessMs: 300_000 } }), map((r) => toJson(r))), true, work);
+
+    // Restore: decode the newest checkpoint of the 30-day run and restore it into a fresh pipeline.
+    const dir = join(work, 'star-leaders-ckpt');
+    const newest = readdirSync(dir).filter((n) => n.endsWith('.ckpt')).sort().pop()!;
+    const bytes = readFileSync(join(dir, newest));
+    collectGarbage();
+    const started = performance.now();
+    const checkpoint = decodeCheckpoint(bytes, newest);
+    const scope = new StateScope(checkpoint.state);
+    const input = new Subject<FileLine>();
+    const subscription = withStateScope(scope, () => input.pipe(starPipeline()).subscribe());
+    scope.verify();
+    const restoreMs = performance.now() - started;
+    subscription.unsubscribe();
+    console.log(`restore        ${(bytes.length / 1024).toFixed(0)} KiB checkpoint of a ${events.events}-event run decoded and restored in ${restoreMs.toFixed(0)} ms (target < 1000 ms)`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
