@@ -6,11 +6,11 @@ import {
   Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
 } from 'rxjs';
 import {
-  fileLines, FileProgress, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
+  fileLines, FileProgress, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
-import { DashboardMessage, serveDashboard } from './dashboardServer';
+import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
 import { runCheckpointedStarLeaders } from './checkpointed';
@@ -100,7 +100,10 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const stats = windowStats();
   const unreadable = new Subject<Unreadable>();
   let events = 0;
+  let lastEventTime = NaN;
   let unreadableCount = 0;
+  // The chart's x: the watermark, or before the window has one, the latest event's own time.
+  const eventTimeOf = () => (Number.isFinite(stats.watermark) ? stats.watermark : lastEventTime);
 
   const lines: Observable<{ text: string; source: string; lineNumber: number }> =
     flags.listen !== undefined ? tcpLines(flags.listen, gate, io)
@@ -112,7 +115,10 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     finalize(() => unreadable.complete()),
     flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate }) : (e) => e,
     // Counted as they leave the pacer: what the pipeline has seen, not what waits in its queue.
-    tap(() => (events += 1)),
+    tap((e) => {
+      events += 1;
+      if (!(e.createdAtMs <= lastEventTime)) lastEventTime = e.createdAtMs;
+    }),
   );
   const leaders = parsed.pipe(
     starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats }),
@@ -140,17 +146,17 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   if (flags.deadLetter !== undefined) sinks.push(unreadable.pipe(map(toJson), writeLines(flags.deadLetter)));
   else sinks.push(unreadable.pipe(tap(() => (unreadableCount += 1)), ignoreElements()));
 
-  let dashboardClose: (() => Promise<void>) | undefined;
+  let dashboardClosed: Promise<void> | undefined;
   if (flags.dashboard !== undefined) {
-    const dashboard = await serveDashboard(parseSocketAddress(flags.dashboard));
-    dashboardClose = () => dashboard.close();
-    io.stderr.write(`star-leaders: dashboard at ${dashboard.url}\n`);
-    const statsMessage = (eventsPerSecond: number): DashboardMessage => ({
-      type: 'stats', eventsPerSecond, events, watermark: Number.isFinite(stats.watermark) ? stats.watermark : null,
-      late: stats.late, clients: feed.stats.clients, partitions: flags.partitions,
-      refusedOrigins: feed.stats.refusedOrigins, refusedHosts: feed.stats.refusedHosts, oversizedMessages: feed.stats.oversizedMessages,
-      slowClientsDropped: feed.stats.slowClientsDisconnected + feed.stats.clientsEvicted, messagesDropped: feed.stats.messagesDropped,
-    });
+    const statsMessage = (eventsPerSecond: number): DashboardStatsMessage => {
+      const feed = view.stats.get('/feed');
+      return {
+        type: 'stats', eventsPerSecond, events, watermark: Number.isFinite(stats.watermark) ? stats.watermark : null,
+        late: stats.late, clients: feed?.clients ?? 0, partitions: flags.partitions,
+        refusedOrigins: feed?.refusedOrigins ?? 0, refusedHosts: feed?.refusedHosts ?? 0, oversizedMessages: feed?.oversizedMessages ?? 0,
+        slowClientsDropped: (feed?.slowClientsDisconnected ?? 0) + (feed?.clientsEvicted ?? 0), messagesDropped: feed?.messagesDropped ?? 0,
+      };
+    };
     let eventsAtLastTick = 0;
     const ticks = interval(1000).pipe(
       map(() => {
@@ -159,19 +165,27 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
         return statsMessage(perSecond);
       }),
     );
-    const feed = webSocketBroadcast<DashboardMessage>({
-      server: dashboard.server,
-      path: '/feed',
-      // Only the dashboard's own page may read the feed, under whatever name the browser used,
-      // as long as it is a name of the dashboard: a rebound page arrives under its own.
-      allowedOrigins: 'same-host',
-      allowedHosts: dashboard.allowedHosts,
+    // Recorded from the start, with the other sinks; sent once the page's server listens.
+    const state = new DashboardState();
+    const live = new Subject<DashboardMessage>();
+    const messages = merge(leaders.pipe(map((out) => dashboardLeaders(out.partition, out.leaders, eventTimeOf()))), ticks);
+    sinks.push(messages.pipe(tap((message) => (state.record(message), live.next(message))), ignoreElements()));
+    // Only the view's own page may read the feed (same-host Origin), under the view's names only.
+    const view = serveLiveView({
+      ...parseSocketAddress(flags.dashboard),
+      page: dashboardPage(),
+      feeds: { '/feed': { source: live, snapshot: () => state.snapshot(statsMessage(0)) } },
       onClientError: faults.reporter('dashboard feed'),
-      closeOnComplete: false,
-      snapshot: () => [...[...latest].map(([partition, list]) => dashboardLeaders(partition, list, stats.watermark)), statsMessage(0)],
     });
-    const messages = merge(leaders.pipe(map((out) => dashboardLeaders(out.partition, out.leaders, stats.watermark))), ticks);
-    sinks.push(messages.pipe(feed));
+    sinks.push(
+      view.pipe(
+        tap(({ url, closed }) => {
+          dashboardClosed = closed;
+          io.stderr.write(`star-leaders: dashboard at ${url}\n`);
+        }),
+        ignoreElements(),
+      ),
+    );
   }
 
   const run = merge(...sinks).pipe(takeUntil(defer(() => io.stopRequested)));
@@ -179,7 +193,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     await lastValueFrom(run, { defaultValue: undefined });
   } finally {
     faults.flush();
-    await dashboardClose?.();
+    await dashboardClosed;
   }
   if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark, flags.windowHours));
   if (unreadableCount > 0) io.stderr.write(`star-leaders: ${unreadableCount} input lines could not be read as events (see --dead-letter)\n`);
@@ -258,11 +272,11 @@ function webSocketLines(url: string, gate: FlowGate) {
 }
 
 /** A partition's list as the dashboard feed carries it: recent events as one line of text each. */
-function dashboardLeaders(partition: number, leaders: readonly Leader[], watermark: number): DashboardMessage {
+function dashboardLeaders(partition: number, leaders: readonly Leader[], eventTime: number): DashboardMessage {
   return {
     type: 'leaders',
     partition,
-    eventTime: Number.isFinite(watermark) ? watermark : 0,
+    eventTime,
     leaders: leaders.map(({ repo, stars, recent_events }) => ({
       repo,
       stars,

@@ -1,7 +1,8 @@
 /*
- * The star-leaders dashboard: an HTTP server for the page in demos/starLeaders/dashboard/, which draws the
- * live global top 10 from a WebSocket feed. The feed is not part of this server: the caller
- * attaches it to the returned `server` at `feedPath` with `webSocketBroadcast`.
+ * The star-leaders dashboard: the page in demos/starLeaders/dashboard/, which draws the live
+ * global top 10 and a chart of the leaders' stars from a WebSocket feed, served by
+ * `serveLiveView`; and the feed's state (`DashboardState`), whose snapshot gives a page that
+ * opens late or reloads the chart's history as well as the current lists.
  *
  * Feed protocol: JSON text, one message per WebSocket message (see the types below). The page
  * ignores messages it does not understand and fields of the wrong type.
@@ -18,20 +19,26 @@
  *   "oversizedMessages":0,"slowClientsDropped":0,"messagesDropped":0}
  *   Pipeline figures, shown as they are; `watermark` is epoch ms, or null before the first event.
  *   The last five (optional) count the feed's faults.
+ * - {"type":"history","series":[{"repo":"owner/name","points":[[1420070400000,3],[1420070460000,4]],
+ *   "leftAgo":null}]}
+ *   The chart's lines as a page that watched from the start holds them: for each repo that is or
+ *   recently was among the leaders, its stars over event time (at most 500 points, 40 lines), and
+ *   how many leaders messages ago it left the top 10 (null: it is in it). Sent first in the
+ *   snapshot, so a page that opens late or reloads draws the same chart; it replaces the page's lines.
  *
  * A page that connects or reconnects mid-stream needs the current state, not only what comes
- * next: give `webSocketBroadcast` a `snapshot` returning the latest leaders message of every
- * partition and the latest stats (see the example on `serveDashboard`).
+ * next: `DashboardState.snapshot()` is the history, the latest leaders message of every
+ * partition and the latest stats.
  *
  * Every string in a message is untrusted (repo names, logins and titles come from GitHub users):
  * the page inserts text only as text and links only to https://github.com/.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { AddressInfo } from 'node:net';
-import { RivuletError } from '../../index';
+import { Subscription } from 'rxjs';
+import { LiveViewPage, RivuletError, serveLiveView } from '../../index';
+import { packageRoot } from '../packageRoot';
 
 /** One recent Fork or PullRequest event of a leader, as the dashboard lists it. */
 export interface DashboardRecentEvent {
@@ -72,8 +79,14 @@ export interface DashboardStatsMessage {
   readonly messagesDropped?: number;
 }
 
+/** The chart's lines, for a page that opens late (see the protocol above). */
+export interface DashboardHistoryMessage {
+  readonly type: 'history';
+  readonly series: ReadonlyArray<{ readonly repo: string; readonly points: ReadonlyArray<readonly [number, number]>; readonly leftAgo: number | null }>;
+}
+
 /** A message of the dashboard feed. */
-export type DashboardMessage = DashboardLeadersMessage | DashboardStatsMessage;
+export type DashboardMessage = DashboardLeadersMessage | DashboardStatsMessage | DashboardHistoryMessage;
 
 export interface DashboardOptions {
   /** Interface to bind; default `127.0.0.1`. */
@@ -105,31 +118,43 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-interface Asset {
-  readonly body: Buffer;
-  readonly contentType: string;
-}
-
 const WHERE = 'serveDashboard';
 /** A path the page can put in a `<meta>` attribute and a WebSocket URL without escaping. */
 const SAFE_FEED_PATH = /^\/[A-Za-z0-9._~\-/]*$/;
-/** A Host header fit to echo into the CSP: a DNS name or IPv4, or a bracketed IPv6, and a port. */
-const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-/** A name for `allowedHosts`: a DNS name or IPv4, or an IPv6 address with or without brackets. */
-const HOST_NAME = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/;
-const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 const FEED_META = '<meta name="rivulet-feed" content="/feed">';
 
 /**
- * Serves the dashboard page over HTTP: `GET /` and the page's scripts, styles and the two vendor
- * bundles (rxjs, chart.js) from a fixed allow-list, with a strict Content-Security-Policy. Any
- * other path is 404 and any method but GET and HEAD is 405; request paths never touch the file
- * system, so there is nothing to traverse. Bad options throw (`ERR_INVALID_OPTION`); the promise
- * resolves once listening and rejects if a file is missing or the port cannot be bound.
+ * The dashboard page for `serveLiveView`: index.html (telling the page its feed is at
+ * `feedPath`), dashboard.js and dashboard.css; rxjs and chart.js come from the view's `/vendor/`.
+ */
+export function dashboardPage(feedPath = '/feed'): LiveViewPage {
+  if (typeof feedPath !== 'string' || !SAFE_FEED_PATH.test(feedPath)) {
+    throw new RivuletError('ERR_INVALID_OPTION', `${WHERE}: feedPath must start with "/" and use only letters, digits and "._~-/", got ${JSON.stringify(feedPath)}`);
+  }
+  const dir = path.join(packageRoot(), 'demos', 'starLeaders', 'dashboard');
+  const index = path.join(dir, 'index.html');
+  const html = fs.readFileSync(index, 'utf8');
+  if (!html.includes(FEED_META)) throw new Error(`${WHERE}: ${index} lacks ${FEED_META}`);
+  return {
+    files: {
+      '/': { body: html.replace(FEED_META, `<meta name="rivulet-feed" content="${feedPath}">`), contentType: 'text/html; charset=utf-8' },
+      '/dashboard.js': path.join(dir, 'dashboard.js'),
+      '/dashboard.css': path.join(dir, 'dashboard.css'),
+    },
+  };
+}
+
+/**
+ * Serves the dashboard page alone, for a feed the caller attaches: `serveLiveView` with
+ * `dashboardPage(feedPath)` and no feeds of its own. The page and its scripts, styles and the two
+ * vendor bundles (rxjs, chart.js) come from a fixed allow-list under a strict
+ * Content-Security-Policy; any other path is 404, any method but GET and HEAD 405, and a Host
+ * that is not one of the dashboard's names 421. Bad options throw (`ERR_INVALID_OPTION`); the
+ * promise resolves once listening and rejects if the port cannot be bound.
  *
- * Like `http.createServer(...).listen()`, but with the page's files read once at start and the
- * WebSocket feed left to the caller (`webSocketBroadcast` on `server`, at `feedPath`).
- * `close()` stops listening and ends every open connection, the feed's included.
+ * The star-leaders CLI gives `serveLiveView` its feed instead; this is for a caller with a feed
+ * of its own (`webSocketBroadcast` on `server`, at `feedPath`). `close()` stops listening and
+ * ends every open connection, the feed's included.
  *
  * ```text
  * GET /                     -> index.html (CSP: script-src 'self'; connect-src 'self' ws://host)
@@ -142,215 +167,146 @@ const FEED_META = '<meta name="rivulet-feed" content="/feed">';
  * @example
  * ```ts
  * const dashboard = await serveDashboard({ port: 8080 });
- * const latest = new Map<string, DashboardMessage>(); // the newest list per partition, and stats
+ * const state = new DashboardState(); // the latest list per partition, stats and the chart's history
  * messages$ // Observable<DashboardMessage>
  *   .pipe(
- *     tap((m) => latest.set(m.type === 'leaders' ? `leaders ${m.partition}` : 'stats', m)),
- *     webSocketBroadcast({ server: dashboard.server, path: '/feed', allowedOrigins: [new URL(dashboard.url).origin], snapshot: () => [...latest.values()] }),
+ *     tap((m) => state.record(m)),
+ *     webSocketBroadcast({ server: dashboard.server, path: '/feed', allowedHosts: dashboard.allowedHosts, snapshot: () => state.snapshot() }),
  *   )
  *   .subscribe();
  * console.log(dashboard.url); // http://127.0.0.1:8080/
  * ```
  */
 export function serveDashboard(options: DashboardOptions = {}): Promise<Dashboard> {
-  const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 0;
-  const feedPath = options.feedPath ?? '/feed';
-  if (typeof host !== 'string' || host === '') throw badOption(`host must be a non-empty string, got ${String(host)}`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw badOption(`port must be an integer 0..65535, got ${String(port)}`);
-  if (typeof feedPath !== 'string' || !SAFE_FEED_PATH.test(feedPath)) {
-    throw badOption(`feedPath must start with "/" and use only letters, digits and "._~-/", got ${JSON.stringify(feedPath)}`);
-  }
-  const given = options.allowedHosts ?? [];
-  if (!Array.isArray(given)) throw badOption('allowedHosts must be an array of host names');
-  const allowedHosts = given.map((name: unknown) => {
-    const canonical = typeof name === 'string' && HOST_NAME.test(name) ? hostNameOf(name.includes(':') && !name.startsWith('[') ? `[${name}]` : name) : undefined;
-    if (canonical === undefined) throw badOption(`allowedHosts: ${JSON.stringify(name)} is not a host name or IP address (no port, no path)`);
-    return canonical;
-  });
-
-  return start(host, port, feedPath, allowedHosts);
-}
-
-async function start(host: string, port: number, feedPath: string, extraHosts: readonly string[]): Promise<Dashboard> {
-  const assets = await loadAssets(feedPath);
-  let hosts: HostCheck | undefined;
-  const server = http.createServer((req, res) => {
-    // Before anything else, even a 404: the answer must not tell a rebound page what is here.
-    if (hosts === undefined || !hosts.allows(req.headers.host)) return misdirected(res);
-    respond(assets, req, res);
-  });
-  const sockets = new Set<import('node:net').Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
+  const { host, port, allowedHosts } = options;
+  const source = asDashboardError(() => serveLiveView({ host, port, allowedHosts, page: dashboardPage(options.feedPath ?? '/feed') }));
+  return new Promise<Dashboard>((resolve, reject) => {
+    let subscription: Subscription | undefined = undefined;
+    let resolved = false;
+    subscription = source.subscribe({
+      next: (view) => {
+        resolved = true;
+        resolve({
+          server: view.server,
+          url: view.url,
+          allowedHosts: view.allowedHosts,
+          close: () => {
+            subscription?.unsubscribe();
+            return view.closed;
+          },
+        });
+      },
+      error: (error) => {
+        if (!resolved) reject(error);
+      },
     });
   });
-  const address = server.address() as AddressInfo;
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  hosts = hostCheck(host, urlHost, extraHosts);
-
-  return {
-    server,
-    url: `http://${urlHost}:${address.port}/`,
-    allowedHosts: hosts.names,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // Keep-alive and upgraded sockets would otherwise hold `close` open indefinitely.
-        for (const socket of sockets) socket.destroy();
-      }),
-  };
 }
 
-/** The allow-list: request path -> file contents, read once. */
-async function loadAssets(feedPath: string): Promise<ReadonlyMap<string, Asset>> {
-  const root = packageRoot(__dirname);
-  const page = path.join(root, 'demos', 'starLeaders', 'dashboard');
-  const html = 'text/html; charset=utf-8';
-  const js = 'text/javascript; charset=utf-8';
-  const css = 'text/css; charset=utf-8';
-  const files: ReadonlyArray<readonly [string, string, string]> = [
-    ['/', path.join(page, 'index.html'), html],
-    ['/dashboard.js', path.join(page, 'dashboard.js'), js],
-    ['/dashboard.css', path.join(page, 'dashboard.css'), css],
-    ['/vendor/rxjs.umd.min.js', nodeModuleFile(root, 'rxjs', 'dist/bundles/rxjs.umd.min.js'), js],
-    ['/vendor/chart.umd.min.js', nodeModuleFile(root, 'chart.js', 'dist/chart.umd.min.js'), js],
-  ];
-  const assets = new Map<string, Asset>();
-  for (const [urlPath, file, contentType] of files) {
-    let body: Buffer = await fs.promises.readFile(file);
-    if (urlPath === '/') body = withFeedPath(body, file, feedPath);
-    assets.set(urlPath, { body, contentType });
-  }
-  return assets;
-}
-
-function withFeedPath(body: Buffer, file: string, feedPath: string): Buffer {
-  const text = body.toString('utf8');
-  if (!text.includes(FEED_META)) throw new Error(`${WHERE}: ${file} lacks ${FEED_META}`);
-  return Buffer.from(text.replace(FEED_META, `<meta name="rivulet-feed" content="${feedPath}">`), 'utf8');
-}
-
-function respond(assets: ReadonlyMap<string, Asset>, req: http.IncomingMessage, res: http.ServerResponse): void {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('X-Frame-Options', 'DENY');
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD');
-    return plain(res, 405, 'method not allowed');
-  }
-  // Exact lookup of the undecoded path: "/%2e%2e/x" and "/../x" are simply not on the list.
-  const urlPath = (req.url ?? '').split('?', 1)[0];
-  const asset = assets.get(urlPath);
-  if (asset === undefined) return plain(res, 404, 'not found');
-  res.statusCode = 200;
-  res.setHeader('Content-Type', asset.contentType);
-  res.setHeader('Content-Length', asset.body.length);
-  res.setHeader('Cache-Control', 'no-cache');
-  if (urlPath === '/') res.setHeader('Content-Security-Policy', contentSecurityPolicy(req.headers.host));
-  res.end(req.method === 'HEAD' ? undefined : asset.body);
-}
-
-/**
- * The page may run only its own scripts and styles and talk only to its own host. The feed is a
- * WebSocket to the page's host; CSP3 browsers count same-host `ws:`/`wss:` as 'self', and for
- * the others the host the browser asked for is named explicitly (when it is a plain host name).
- */
-function contentSecurityPolicy(hostHeader: string | undefined): string {
-  const feed = hostHeader !== undefined && SAFE_HOST.test(hostHeader) ? ` ws://${hostHeader} wss://${hostHeader}` : '';
-  return [
-    "default-src 'none'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    `connect-src 'self'${feed}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-}
-
-interface HostCheck {
-  readonly names: readonly string[];
-  allows(hostHeader: string | undefined): boolean;
-}
-
-/** The names the server answers to, for a bind to `host` (given) that listens on `bound`. */
-function hostCheck(host: string, bound: string, extra: readonly string[]): HostCheck {
-  const names = new Set<string>(extra);
-  const given = hostNameOf(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
-  const wildcard = bound === '0.0.0.0' || bound === '[::]';
-  for (const name of [given, hostNameOf(bound)]) if (name !== undefined) names.add(name);
-  if (wildcard || isLoopback(bound)) for (const name of LOOPBACK_NAMES) names.add(name);
-  // A wildcard bind answers on every interface; their addresses may change while it runs.
-  const interfaces = (): string[] =>
-    Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => hostNameOf(i.family === 'IPv6' ? `[${i.address.split('%')[0]}]` : i.address) ?? ''));
-  if (wildcard) for (const name of interfaces()) if (name !== '') names.add(name);
-  return {
-    names: [...names],
-    allows(hostHeader) {
-      if (hostHeader === undefined || !SAFE_HOST.test(hostHeader)) return false;
-      const name = hostNameOf(hostHeader);
-      return name !== undefined && (names.has(name) || (wildcard && interfaces().includes(name)));
-    },
-  };
-}
-
-/** `host` or `host:port` as one canonical host name: lower case, no final dot, IPs normalised. */
-function hostNameOf(text: string): string | undefined {
+/** The view's own checks, under the name the caller called. */
+function asDashboardError<T>(make: () => T): T {
   try {
-    const { hostname } = new URL(`http://${text}/`);
-    return hostname.endsWith('.') ? hostname.slice(0, -1) : hostname;
-  } catch {
-    return undefined;
+    return make();
+  } catch (error) {
+    if (error instanceof RivuletError && error.message.startsWith('serveLiveView: ')) {
+      throw new RivuletError(error.code, `${WHERE}: ${error.message.slice('serveLiveView: '.length)}`, { cause: error });
+    }
+    throw error;
   }
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === '[::1]' || /^127\./.test(hostname);
+// ---- the feed's state ----
+
+/** As the page: the top it merges, the points a line keeps, the lines it keeps, how long a retired one stays. */
+const TOP_N = 10;
+const MAX_POINTS_PER_SERIES = 500;
+const MAX_SERIES = 40;
+const KEEP_SERIES_MESSAGES = 1000;
+
+interface Series {
+  points: Array<[number, number]>;
+  /** `messages` when the repo left the top, or null while it is in it. */
+  leftAt: number | null;
 }
 
-function misdirected(res: http.ServerResponse): void {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  plain(res, 421, 'misdirected request: this server does not answer to that Host');
-}
-
-function plain(res: http.ServerResponse, status: number, text: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.setHeader('Content-Security-Policy', "default-src 'none'");
-  res.end(`${text}\n`);
-}
-
-/** The nearest folder at or above `start` holding a package.json: this package, built or not. */
-function packageRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`${WHERE}: no package.json above ${start}`);
-  }
-}
+type Leaders = DashboardLeadersMessage['leaders'];
 
 /**
- * A file inside a dependency, found as Node would find the package (our node_modules, then the
- * parents', for an installed, hoisted copy). `require.resolve` cannot do it: both packages'
- * `exports` hide their UMD bundles.
+ * What a page that opens late needs: the latest leaders message of every partition, the latest
+ * stats, and the chart's lines, kept exactly as the page keeps them (the same merge into the top
+ * 10, the same points, the same bounds), so that a page drawing the snapshot draws what a page
+ * that watched from the start draws. Memory is bounded like the page's: 40 lines of 500 points.
  */
-function nodeModuleFile(root: string, pkg: string, file: string): string {
-  for (let dir = root; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'node_modules', pkg, file);
-    if (fs.existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`${WHERE}: cannot find ${pkg}/${file} in node_modules above ${root}`);
+export class DashboardState {
+  private readonly partitions = new Map<number, DashboardLeadersMessage>();
+  private readonly series = new Map<string, Series>();
+  private stats: DashboardStatsMessage | undefined;
+  private messages = 0;
+
+  /** Takes a message of the feed, before it is sent. */
+  record(message: DashboardMessage): void {
+    if (message.type === 'stats') this.stats = message;
+    else if (message.type === 'leaders') this.recordLeaders(message);
+  }
+
+  /** The history, every partition's latest list (by partition), and the stats (`stats` when given, else the latest). */
+  snapshot(stats?: DashboardStatsMessage): DashboardMessage[] {
+    const series = [...this.series].map(([repo, s]) => ({ repo, points: s.points.map((p) => [p[0], p[1]] as const), leftAgo: s.leftAt === null ? null : this.messages - s.leftAt }));
+    const lists = [...this.partitions.values()].sort((a, b) => a.partition - b.partition);
+    const latestStats = stats ?? this.stats;
+    return [{ type: 'history', series }, ...lists, ...(latestStats === undefined ? [] : [latestStats])];
+  }
+
+  private recordLeaders(message: DashboardLeadersMessage): void {
+    this.partitions.set(message.partition, message);
+    this.messages += 1;
+    const top = mergeTop(this.partitions.values());
+    const inTop = new Set(top.map((leader) => leader.repo));
+    for (const leader of message.leaders) {
+      let entry = this.series.get(leader.repo);
+      if (entry === undefined && !inTop.has(leader.repo)) continue;
+      if (entry === undefined) this.series.set(leader.repo, (entry = { points: [], leftAt: null }));
+      appendPoint(entry, message.eventTime, leader.stars);
+    }
+    // A repo of another partition can enter the top 10 when a leader of this one drops out.
+    for (const leader of top) {
+      if (this.series.has(leader.repo)) continue;
+      const entry: Series = { points: [], leftAt: null };
+      this.series.set(leader.repo, entry);
+      appendPoint(entry, message.eventTime, leader.stars);
+    }
+    const retired: string[] = [];
+    for (const [repo, entry] of this.series) {
+      if (inTop.has(repo)) entry.leftAt = null;
+      else if (entry.leftAt === null) entry.leftAt = this.messages;
+      else if (this.messages - entry.leftAt > KEEP_SERIES_MESSAGES) this.series.delete(repo);
+      if (entry.leftAt !== null && this.series.has(repo)) retired.push(repo);
+    }
+    // Oldest-retired first, until the bound holds.
+    retired.sort((a, b) => this.series.get(a)!.leftAt! - this.series.get(b)!.leftAt!);
+    for (let i = 0; this.series.size > MAX_SERIES && i < retired.length; i++) this.series.delete(retired[i]);
   }
 }
 
-function badOption(message: string): RivuletError {
-  return new RivuletError('ERR_INVALID_OPTION', `${WHERE}: ${message}`);
+/** The page's global top: every partition's latest list, a repo listed twice at its best. */
+function mergeTop(lists: Iterable<DashboardLeadersMessage>): Leaders[number][] {
+  const better = (a: Leaders[number], b: Leaders[number]) => b.stars - a.stars || (a.repo < b.repo ? -1 : a.repo > b.repo ? 1 : 0);
+  const best = new Map<string, Leaders[number]>();
+  for (const list of lists) {
+    for (const leader of list.leaders) {
+      const known = best.get(leader.repo);
+      if (known === undefined || better(leader, known) < 0) best.set(leader.repo, leader);
+    }
+  }
+  return [...best.values()].sort(better).slice(0, TOP_N);
+}
+
+/** As the page draws a line: a point per change; a change at an earlier time moves the last point. */
+function appendPoint(entry: Series, x: number, y: number): void {
+  const { points } = entry;
+  const last = points[points.length - 1];
+  if (last !== undefined && last[1] === y) return;
+  if (last !== undefined && x <= last[0]) last[1] = y;
+  else points.push([x, y]);
+  if (points.length > MAX_POINTS_PER_SERIES) points.splice(0, points.length - MAX_POINTS_PER_SERIES);
 }

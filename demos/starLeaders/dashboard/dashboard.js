@@ -21,6 +21,11 @@
  *   "oversizedMessages":0,"slowClientsDropped":0,"messagesDropped":0}
  *   Pipeline figures, shown as they are; `watermark` is epoch ms, or null before the first event.
  *   The last five, the feed's faults, are optional: shown as – when absent.
+ * - {"type":"history","series":[{"repo":"owner/name","points":[[1420070400000,3],[1420070460000,4]],
+ *   "leftAgo":null}]}
+ *   The chart's lines as the server kept them (the same rules as this page's), sent first to a
+ *   page that connects or reconnects: it replaces the page's lines, and the leaders lists that
+ *   follow continue them. `leftAgo`: how many leaders messages ago the repo left the top 10.
  *
  * Security: every string in a message is attacker-controlled (repo names, logins, PR titles,
  * URLs come from GitHub users). Text goes into the page only through textContent, attributes
@@ -117,6 +122,31 @@
     return { partition: partition, eventTime: message.eventTime, leaders: leaders };
   }
 
+  /** The server's lines, validated and bounded as the page's own; null for a malformed message. */
+  function parseHistory(message) {
+    if (!Array.isArray(message.series)) return null;
+    var restored = new Map();
+    for (var i = 0; i < message.series.length && restored.size < MAX_SERIES; i++) {
+      var item = message.series[i];
+      if (item === null || typeof item !== 'object' || typeof item.repo !== 'string' || item.repo === '' || item.repo.length > MAX_REPO) continue;
+      if (!Array.isArray(item.points) || restored.has(item.repo)) continue;
+      var leftAgo = item.leftAgo;
+      if (leftAgo !== null && !(Number.isInteger(leftAgo) && leftAgo >= 0)) continue;
+      var entry = { points: [], color: null, leftAt: leftAgo === null ? null : leadersMessages - leftAgo };
+      var from = Math.max(0, item.points.length - MAX_POINTS_PER_SERIES);
+      for (var j = from; j < item.points.length; j++) {
+        var point = item.points[j];
+        if (!Array.isArray(point) || !isFiniteNumber(point[0]) || !isFiniteNumber(point[1]) || point[1] < 0) continue;
+        var last = entry.points[entry.points.length - 1];
+        // A line never goes back in x.
+        if (last !== undefined && point[0] <= last.x) continue;
+        entry.points.push({ x: point[0], y: point[1] });
+      }
+      if (entry.points.length > 0) restored.set(item.repo, entry);
+    }
+    return restored;
+  }
+
   // ---- the global top 10 ----
 
   function compareRepos(a, b) {
@@ -183,10 +213,18 @@
   }
 
   /** Gives every leader a colour no higher-ranked leader has. */
+  /** The leaders that have a line: after a history that left some out, not every one has. */
+  function drawn() {
+    return top.filter(function (leader) {
+      var entry = series.get(leader.repo);
+      return entry !== undefined && entry.points.length > 0;
+    });
+  }
+
   function assignColors() {
     var used = new Set();
     var needing = [];
-    top.forEach(function (leader) {
+    drawn().forEach(function (leader) {
       var entry = series.get(leader.repo);
       if (entry.color !== null && !used.has(entry.color)) used.add(entry.color);
       else needing.push(entry);
@@ -207,8 +245,10 @@
     return (n < 10 ? '0' : '') + n;
   }
 
-  /** Axis tick: UTC "HH:MM", with the date in front at midnight. */
+  /** Axis tick: UTC "HH:MM", with the date in front at midnight; none before there is data. */
   function formatTick(value) {
+    // An empty chart's axis runs from 0 to 1: epoch ms of 1 January 1970.
+    if (latestEventTime === null) return '';
     var date = new Date(value);
     if (isNaN(date.getTime())) return '';
     var time = pad2(date.getUTCHours()) + ':' + pad2(date.getUTCMinutes());
@@ -303,7 +343,8 @@
     if (chart === null) return;
     var minX = Infinity;
     var maxX = -Infinity;
-    chart.data.datasets = top.map(function (leader) {
+    var lines = drawn();
+    chart.data.datasets = lines.map(function (leader) {
       var entry = series.get(leader.repo);
       var data = entry.points;
       var last = data[data.length - 1];
@@ -321,10 +362,10 @@
     });
     var x = chart.options.scales.x;
     // chart.js widens a zero-width range by 5% of the value, which for epoch ms is years.
-    var narrow = top.length > 0 && maxX - minX < MINUTE;
+    var narrow = lines.length > 0 && maxX - minX < MINUTE;
     x.min = narrow ? minX - 5 * MINUTE : undefined;
     x.max = narrow ? maxX + 5 * MINUTE : undefined;
-    x.ticks.stepSize = top.length === 0 ? undefined : tickStep(narrow ? 10 * MINUTE : maxX - minX);
+    x.ticks.stepSize = lines.length === 0 ? undefined : tickStep(narrow ? 10 * MINUTE : maxX - minX);
     chart.update('none');
   }
 
@@ -396,6 +437,11 @@
       if (latestEventTime === null || leaders.eventTime > latestEventTime) latestEventTime = leaders.eventTime;
       top = mergeTop();
       recordSeries(leaders);
+      scheduleRender();
+    } else if (message.type === 'history') {
+      var restored = parseHistory(message);
+      if (restored === null) return;
+      series = restored;
       scheduleRender();
     } else if (message.type === 'stats') {
       showStats(message);

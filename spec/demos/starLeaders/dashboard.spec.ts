@@ -7,7 +7,7 @@ import { Browser, BrowserContext, Page } from 'playwright-core';
 import { DomElement, launchBrowser, LeaderRow, openDashboard, PageIncidents, readLeaders, waitForLeaders } from '../../support/browser';
 import { WebSocket, WebSocketServer } from 'ws';
 import { RivuletError, webSocketBroadcast } from 'rivulet';
-import { Dashboard, DashboardLeadersMessage, DashboardMessage, DashboardStatsMessage, serveDashboard } from 'rivulet/demos';
+import { Dashboard, DashboardLeadersMessage, DashboardMessage, DashboardState, DashboardStatsMessage, serveDashboard } from 'rivulet/demos';
 
 // The callbacks given to page.evaluate run in the browser; the DOM they touch is declared here.
 declare const document: DomElement & { getElementById(id: string): DomElement | null };
@@ -27,22 +27,37 @@ function readChart(page: Page): Promise<Array<{ label: string; points: Array<[nu
 /**
  * Feeds the page through the library's WebSocket sink, attached to the dashboard's own server:
  * every message goes to every connected page as JSON text, and a page that connects later first
- * gets the latest list of each partition and the latest stats. Returns a function that detaches
- * the feed (the pages see the socket close).
+ * gets the dashboard's snapshot (the chart's history, the latest list of each partition, the
+ * latest stats), as the CLI's feed gives it. Returns a function that detaches the feed (the pages
+ * see the socket close).
  */
 function attachFeed(dashboard: Dashboard, messages: Observable<DashboardMessage>, feedPath = '/feed'): () => void {
-  const latestLeaders = new Map<number, DashboardMessage>();
-  let latestStats: DashboardMessage | undefined;
-  const remember = (message: DashboardMessage) => {
-    if (message.type === 'leaders') latestLeaders.set(message.partition, message);
-    else latestStats = message;
-  };
-  const snapshot = () => [...latestLeaders.values(), ...(latestStats === undefined ? [] : [latestStats])];
+  const state = new DashboardState();
   const origin = new URL(dashboard.url).origin;
   const subscription = messages
-    .pipe(tap(remember), webSocketBroadcast<DashboardMessage>({ server: dashboard.server, path: feedPath, allowedOrigins: [origin], snapshot }))
+    .pipe(
+      tap((message) => state.record(message)),
+      webSocketBroadcast<DashboardMessage>({ server: dashboard.server, path: feedPath, allowedOrigins: [origin], snapshot: () => state.snapshot() }),
+    )
     .subscribe({ error: (err: unknown) => console.error('dashboard feed failed', err) });
   return () => subscription.unsubscribe();
+}
+
+/** The x axis's tick labels as chart.js drew them (a label in two lines is joined with a comma). */
+function readTicks(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const chart = window.Chart.getChart(document.getElementById('chart'));
+    return (chart.scales.x.ticks as Array<{ label: string | string[] }>).map((tick) => String(tick.label));
+  });
+}
+
+/** Waits until the table shows `repo` with `stars` stars. */
+function waitForStars(page: Page, repo: string, stars: string): Promise<unknown> {
+  return page.waitForFunction(
+    ([r, n]) => document.querySelector(`#leaders tbody tr[data-repo="${r}"] td.stars`)?.textContent === n,
+    [repo, stars] as const,
+    { timeout: 15_000 },
+  );
 }
 
 function leaders(partition: number, eventTime: number, list: ReadonlyArray<readonly [string, number]>): DashboardLeadersMessage {
@@ -144,6 +159,64 @@ describe('dashboard page', () => {
     expect(line.points.length).toBe(500);
     expect(line.points[0]).toEqual([T0 + 101_000, 101]);
     expect(line.points[499]).toEqual([T0 + 600_000, 600]);
+  });
+
+  it("gives a page that opens late, or reloads, the chart's history: the same lines as a page that watched", async () => {
+    const { page: watching, incidents } = await open();
+    feed.next(leaders(0, T0, [['alpha/a', 3], ['beta/b', 1]]));
+    feed.next(leaders(1, T0 + 60_000, [['gamma/c', 2]]));
+    feed.next(leaders(0, T0 + 120_000, [['alpha/a', 4], ['beta/b', 2]]));
+    feed.next(leaders(1, T0 + 180_000, [['gamma/c', 5]]));
+    feed.next(leaders(0, T0 + HOUR, [['alpha/a', 6], ['beta/b', 2]]));
+    await waitForStars(watching, 'alpha/a', '6');
+    const watched = await readChart(watching);
+    expect(watched.find((d) => d.label === 'alpha/a')?.points).toEqual([[T0, 3], [T0 + 120_000, 4], [T0 + HOUR, 6]]);
+    expect(watched.find((d) => d.label === 'gamma/c')?.points).toEqual([[T0 + 60_000, 2], [T0 + 180_000, 5], [T0 + HOUR, 5]]);
+
+    const late = await openDashboard(browser, dashboard.url);
+    try {
+      await waitForStars(late.page, 'alpha/a', '6');
+      expect(await readChart(late.page)).toEqual(watched);
+      expect(await readLeaders(late.page)).toEqual(await readLeaders(watching));
+      expect(late.incidents).toEqual({ dialogs: [], consoleErrors: [], pageErrors: [] });
+    } finally {
+      await late.context.close();
+    }
+
+    await watching.reload();
+    await watching.waitForSelector('#connection[data-state="live"]', { timeout: 15_000 });
+    await waitForStars(watching, 'alpha/a', '6');
+    expect(await readChart(watching)).toEqual(watched);
+    // Lines drawn from the history go on with the lists that follow.
+    feed.next(leaders(1, T0 + 2 * HOUR, [['gamma/c', 7]]));
+    await waitForStars(watching, 'gamma/c', '7');
+    expect((await readChart(watching)).find((d) => d.label === 'gamma/c')?.points).toEqual([[T0 + 60_000, 2], [T0 + 180_000, 5], [T0 + 2 * HOUR, 7]]);
+    expect(incidents.pageErrors).toEqual([]);
+  });
+
+  it('gives a late page each line bounded as a watching page keeps it', async () => {
+    for (let i = 1; i <= 600; i++) feed.next(leaders(0, T0 + i * 1000, [['busy/repo', i]]));
+    const { page } = await open();
+    await waitForStars(page, 'busy/repo', '600');
+    const [line] = await readChart(page);
+    expect(line.points.length).toBe(500);
+    expect(line.points[0]).toEqual([T0 + 101_000, 101]);
+    expect(line.points[499]).toEqual([T0 + 600_000, 600]);
+  });
+
+  it('draws no time axis before the first list (no 1970), and UTC times after', async () => {
+    const { page } = await open();
+    feed.next({ type: 'stats', eventsPerSecond: 0, events: 0, watermark: null, late: 0, clients: 1, partitions: 10 });
+    await page.waitForFunction(() => document.getElementById('stat-clients')?.textContent === '1', undefined, { timeout: 15_000 });
+    const before = await readTicks(page);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.every((label) => label === '')).toBe(true);
+
+    feed.next(leaders(0, T0, [['alpha/a', 1]]));
+    await waitForStars(page, 'alpha/a', '1');
+    const after = await readTicks(page);
+    expect(after.filter((label) => label !== '').length).toBeGreaterThan(0);
+    for (const label of after) expect(label).toMatch(/^(|1[45]:[0-5]\d(,2015-01-01)?)$/);
   });
 
   it('shows the stats', async () => {
