@@ -19,6 +19,14 @@ export interface PaceOptions<T> {
    * `Infinity` lifts the bound.
    */
   maxQueued?: number;
+  /**
+   * The gate the sinks downstream pause when they cannot keep up. While it is paused, nothing is
+   * emitted, even values that are due; when it resumes, every value that fell due meanwhile is
+   * emitted at once, in order. A second gate, not `gate`: pace pauses `gate` itself when its
+   * queue fills, and a single gate could not tell that pause from a sink's, so pace would wait on
+   * itself forever. A full queue while the sink holds pace pauses `gate` as usual.
+   */
+  outputGate?: FlowGate;
 }
 
 /**
@@ -38,6 +46,8 @@ export interface PaceOptions<T> {
  *
  * Values wait in a queue (a file source emits them all at once). With `gate`, the gate is paused
  * when `maxQueued` values wait and resumed when half of them have gone, so memory stays bounded.
+ * With `outputGate`, a sink that cannot keep up holds pace's queue instead of receiving it: pace
+ * emits nothing while that gate is paused, and its queue filling then pauses `gate` in turn.
  *
  * Completion: completes after the last queued value was emitted. Error (from the source, or
  * `timestampOf` throwing or returning a non-finite number): forwarded at once; values still
@@ -55,10 +65,12 @@ export interface PaceOptions<T> {
  * ```
  */
 export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
-  const { speed, scheduler = asyncScheduler, gate, maxQueued = 10_000 } = options;
+  const { speed, scheduler = asyncScheduler, gate, outputGate, maxQueued = 10_000 } = options;
   if (typeof options.timestampOf !== 'function') throw invalidOption('pace', 'timestampOf must be a function');
   requirePositive('pace', 'speed', speed);
   if (maxQueued !== Infinity) requireInteger('pace', 'maxQueued', maxQueued);
+  if (outputGate !== undefined && !(outputGate instanceof FlowGate)) throw invalidOption('pace', 'outputGate must be a FlowGate');
+  if (outputGate !== undefined && outputGate === gate) throw invalidOption('pace', 'outputGate must not be the same gate as gate: pace would wait on its own pause');
   const timestampOf = guarded('pace', 'timestampOf', options.timestampOf, 'wrap');
 
   return (source) =>
@@ -75,11 +87,13 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
       const holder = {};
 
       const queued = () => values.length - head;
+      const held = () => outputGate?.paused === true;
 
       const drain = () => {
         timer = undefined;
         const now = scheduler.now();
-        while (head < values.length && dues[head] <= now && !destination.closed) {
+        // A sink may pause the output gate from inside next(): checked before every value.
+        while (head < values.length && dues[head] <= now && !destination.closed && !held()) {
           const value = values[head];
           values[head++] = undefined as T;
           destination.next(value);
@@ -94,9 +108,23 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
           head = 0;
         }
         if (gate && queued() <= maxQueued / 2) gate.resume(holder);
-        if (queued() > 0) timer = scheduler.schedule(drain, Math.max(0, dues[head] - now));
-        else if (sourceDone) destination.complete();
+        // Resuming `gate` may make the source emit at once, and that emission may have scheduled
+        // a drain already: one pending drain only (the cast undoes a narrowing that ignores it).
+        (timer as Subscription | undefined)?.unsubscribe();
+        timer = undefined;
+        // While held, the output gate's resume schedules the next drain; a timer would only spin.
+        if (queued() > 0) {
+          if (!held()) timer = scheduler.schedule(drain, Math.max(0, dues[head] - now));
+        } else if (sourceDone) destination.complete();
       };
+
+      // Scheduled rather than called, so that a sink resuming inside its own write does not
+      // re-enter pace.
+      const stopWatching = outputGate?.onChange((paused) => {
+        if (paused || queued() === 0) return;
+        timer?.unsubscribe();
+        timer = scheduler.schedule(drain, 0);
+      });
 
       refuseCheckpoint('pace', 'it waits on processing time, which a checkpoint cannot hold');
       operate(source, destination, {
@@ -111,14 +139,14 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
           }
           const due = Math.max(lastDue, start + (time - firstEventTime) / speed);
           lastDue = due;
-          if (queued() === 0 && due <= scheduler.now()) return destination.next(value);
+          if (queued() === 0 && due <= scheduler.now() && !held()) return destination.next(value);
           if (queued() >= maxQueued && !gate) {
             throw new RivuletError('ERR_BUFFER_FULL', `pace: more than ${maxQueued} values waiting and no gate to pause the source`);
           }
           values.push(value);
           dues.push(due);
           if (gate && queued() >= maxQueued) gate.pause(holder);
-          if (!timer) timer = scheduler.schedule(drain, Math.max(0, dues[head] - scheduler.now()));
+          if (!timer && !held()) timer = scheduler.schedule(drain, Math.max(0, dues[head] - scheduler.now()));
         },
         complete: () => {
           sourceDone = true;
@@ -127,6 +155,7 @@ export function pace<T>(options: PaceOptions<T>): MonoTypeOperatorFunction<T> {
       });
 
       return () => {
+        stopWatching?.();
         timer?.unsubscribe();
         values = [];
         dues = [];

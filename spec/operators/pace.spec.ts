@@ -1,4 +1,4 @@
-import { from, Subject, take } from 'rxjs';
+import { from, Observable, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { FlowGate, pace, RivuletError } from 'rivulet';
 import { betweenMergeMaps, EndlessSource } from './operatorCases';
@@ -204,6 +204,98 @@ describe('pace', () => {
     expect(gate.paused).toBe(true);
     subscription.unsubscribe();
     expect(gate.paused).toBe(false);
+  });
+
+  describe('with an output gate', () => {
+    const sink = {};
+    /** Pauses `gate` as a sink would on each `p` of `marbles`, and resumes it on each `r`. */
+    function sinkPauses(cold: (m: string) => Observable<string>, gate: FlowGate, marbles: string) {
+      cold(marbles).subscribe((c) => (c === 'p' ? gate.pause(sink) : gate.resume(sink)));
+    }
+
+    it('emits nothing while a sink holds the gate, then every value that fell due, in order, at once', () => {
+      testScheduler().run(({ cold, expectObservable }) => {
+        const outputGate = new FlowGate();
+        const values = { a: at('a', 0), b: at('b', 1), c: at('c', 2), d: at('d', 3) };
+        // speed 3600: one event-hour is one second. b and c fall due while the sink holds.
+        sinkPauses(cold, outputGate, '500ms p 1999ms r');
+        const paced = cold('(abcd|)', values).pipe(pace({ timestampOf, speed: 3600, outputGate }));
+        expectObservable(paced).toBe('a 2499ms (bc) 496ms (d|)', values);
+      });
+    });
+
+    it('holds a value that arrives due while the sink holds the gate', () => {
+      testScheduler().run(({ cold, hot, expectObservable }) => {
+        const outputGate = new FlowGate();
+        const values = { a: at('a', 0), b: at('b', 0) };
+        sinkPauses(cold, outputGate, '10ms p 89ms r');
+        const paced = hot('a 49ms b 99ms |', values).pipe(pace({ timestampOf, speed: 1, outputGate }));
+        expectObservable(paced).toBe('a 99ms b 49ms |', values);
+      });
+    });
+
+    it('does not complete while the sink holds values', () => {
+      testScheduler().run(({ cold, expectObservable }) => {
+        const outputGate = new FlowGate();
+        const values = { a: at('a', 0), b: at('b', 1) };
+        sinkPauses(cold, outputGate, '100ms p 4899ms r');
+        expectObservable(cold('(ab|)', values).pipe(pace({ timestampOf, speed: 3600, outputGate }))).toBe('a 4999ms (b|)', values);
+      });
+    });
+
+    it('does not deadlock when its own pause of the source and the sink\'s pause of pace overlap', () => {
+      testScheduler().run(({ cold, flush }) => {
+        const gate = new FlowGate();
+        const outputGate = new FlowGate();
+        const events = Array.from({ length: 10 }, (_, i) => at(String(i), i));
+        // A source that stops while `gate` is paused and goes on when it resumes, as files do.
+        let read = 0;
+        const source = new Observable<Event>((subscriber) => {
+          const pump = () => {
+            while (read < events.length && !gate.paused && !subscriber.closed) subscriber.next(events[read++]);
+            if (read === events.length) subscriber.complete();
+          };
+          const stop = gate.onChange((paused) => paused || pump());
+          pump();
+          return stop;
+        });
+        const emitted: string[] = [];
+        const readWhenResumed: number[] = [];
+        let done = false;
+        sinkPauses(cold, outputGate, '1500ms p 8499ms r');
+        cold('9999ms x').subscribe(() => readWhenResumed.push(read, emitted.length));
+        // speed 3600 and event-hours apart: one value a second; the sink holds from 1.5 s to 10 s.
+        source.pipe(pace({ timestampOf, speed: 3600, gate, outputGate, maxQueued: 2 })).subscribe({
+          next: (e) => emitted.push(e.id),
+          complete: () => (done = true),
+        });
+        flush();
+        // While held, pace's queue filled (2 values) and paused the source: 2 emitted, 4 read.
+        expect(readWhenResumed).toEqual([4, 2]);
+        expect(emitted).toEqual(events.map((e) => e.id));
+        expect(done).toBe(true);
+        expect(gate.paused).toBe(false);
+        expect(outputGate.paused).toBe(false);
+      });
+    });
+
+    it('stops watching the output gate when unsubscribed', () => {
+      const outputGate = new FlowGate();
+      const source = new Subject<Event>();
+      const seen: string[] = [];
+      const subscription = source.pipe(pace({ timestampOf, speed: 1, outputGate })).subscribe((e) => seen.push(e.id));
+      outputGate.pause(sink);
+      source.next(at('a', 0));
+      subscription.unsubscribe();
+      outputGate.resume(sink);
+      expect(seen).toEqual([]);
+    });
+
+    it('refuses the input gate as output gate, since pace would wait on its own pause', () => {
+      const gate = new FlowGate();
+      expect(() => pace({ timestampOf, speed: 1, gate, outputGate: gate })).toThrow('pace: outputGate must not be the same gate as gate');
+      expect(() => pace({ timestampOf, speed: 1, outputGate: {} as FlowGate })).toThrow('outputGate must be a FlowGate');
+    });
   });
 
   it('rejects bad options at creation', () => {
