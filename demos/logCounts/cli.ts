@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { concat, concatMap, defer, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, takeUntil, tap } from 'rxjs';
 import {
-  fileLines, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
+  fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
 import { packageRoot } from '../packageRoot';
+import { CountProgress, countProgress } from '../progress';
 import { runCheckpointedLogCounts } from './checkpointed';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
@@ -62,22 +63,33 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
   const gate = new FlowGate();
   const deadLetters = new Subject<DeadLetter>();
-  const input: Observable<LogInput> = flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(files.length > 0 ? files : BUNDLED_LOGS, gate);
   if (flags.dashboard !== undefined && flags.compat !== undefined) throw new Error('--dashboard draws the reports by day; it has no --compat wallaroo view');
-  const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
-  const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
-  const reports = watched.pipe(logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }));
-  const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(map(toJson), share());
-  const sinks: Observable<never>[] = [];
-  if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate })));
-  if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate })));
-  if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
-  const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
-  const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
-  const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io) : EMPTY;
-  // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
-  const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view);
-  await lastValueFrom(run.pipe(takeUntil(defer(() => io.stopRequested))), { defaultValue: undefined });
+  const inputFiles = files.length > 0 ? files : BUNDLED_LOGS;
+  // Files only: a listener has no end to measure against.
+  const progress = flags.listen === undefined ? countProgress(io, 'log-counts', inputFiles) : undefined;
+  try {
+    const input: Observable<LogInput> = flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(inputFiles, gate, progress);
+    const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
+    const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
+    const reports = watched.pipe(
+      logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }),
+      // The bar goes once the last report is out, before the dashboard says the input has ended.
+      tap({ next: () => progress?.day(), complete: () => progress?.stop() }),
+    );
+    const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(map(toJson), share());
+    const sinks: Observable<never>[] = [];
+    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate })));
+    if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate })));
+    if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
+    const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
+    const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
+    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io) : EMPTY;
+    // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
+    const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view);
+    await lastValueFrom(run.pipe(takeUntil(defer(() => io.stopRequested))), { defaultValue: undefined });
+  } finally {
+    progress?.stop();
+  }
 }
 
 /** The page and its feed; it serves until Ctrl+C. */
@@ -108,8 +120,15 @@ function checkpointed(files: string[], flags: LogCountsFlags, eventTime: LogCoun
 }
 
 /** Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. */
-function linesOf(files: string[], gate: FlowGate): Observable<LogInput> {
-  return from(files).pipe(concatMap((file) => concat<LogInput[]>(fileLines(file, { gate }), of(END_OF_DAY))));
+function linesOf(files: string[], gate: FlowGate, progress?: CountProgress): Observable<LogInput> {
+  const options = progress === undefined ? { gate } : { gate, progress: { next: (p: FileProgress) => progress.file(p) } };
+  const lines = from(files).pipe(concatMap((file) => concat<LogInput[]>(fileLines(file, options), of(END_OF_DAY))));
+  if (progress === undefined) return lines;
+  return lines.pipe(
+    tap((line) => {
+      if (line !== END_OF_DAY) progress.line();
+    }),
+  );
 }
 
 /** Frames from every TCP sender (numbered per connection); a frame `END_OF_DAY` (line ending or not) is the marker. */

@@ -1,18 +1,18 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SingleBar } from 'cli-progress';
 import {
   concatMap, connect, defer, EMPTY, endWith, finalize, ignoreElements, interval, lastValueFrom, map, merge, mergeMap, MonoTypeOperatorFunction, NEVER,
   Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
 } from 'rxjs';
 import {
-  fileLines, FileProgress, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
+  fileLines, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
 import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
+import { replayProgress } from '../progress';
 import { runCheckpointedStarLeaders } from './checkpointed';
 import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeaders } from './starLeaders';
 
@@ -319,18 +319,12 @@ export function formatLeaderboard(leaders: readonly Leader[], events: number, wa
  */
 async function streamArchive(address: string, files: string[], speed: number, keepAliveMs: number, io: CliIo): Promise<void> {
   const gate = new FlowGate();
-  const progress = new Subject<FileProgress>();
-  const bar = io.interactive ? new SingleBar({ format: 'stream-archive {bar} {percentage}% | {file} | event time {time}', stream: io.stderr as NodeJS.WriteStream }) : undefined;
-  let time = '';
-  bar?.start(1, 0, { file: '', time });
-  const sub = progress.subscribe((p) => {
-    bar?.setTotal(p.totalBytes);
-    bar?.update(p.bytesRead, { file: p.source, time });
-  });
   const target = parseSocketAddress(address);
+  // Events sent and the event time reached: the reader runs far ahead, into the pacer's queue.
+  const progress = replayProgress(io, 'stream-archive', files, speed);
   const connection = watchConnection();
   let sending = files[0];
-  const lines = fileLines(files, { gate, progress });
+  const lines = fileLines(files, { gate, progress: { next: (p) => progress?.file(p) } });
   const send = lines.pipe(
     concatMap((line) => {
       const result = parseGitHubEvent(line.text);
@@ -338,9 +332,10 @@ async function streamArchive(address: string, files: string[], speed: number, ke
       io.stderr.write(`stream-archive: ${line.source}:${line.lineNumber}: skipped, ${result.reason}\n`);
       return EMPTY;
     }),
+    tap({ next: (e) => progress?.read(e.at), complete: () => progress?.readingDone() }),
     pace({ timestampOf: (e) => e.at, speed, gate }),
     tap((e) => {
-      time = new Date(e.at).toISOString();
+      progress?.sent(e.at);
       sending = e.source;
     }),
     map((e) => e.text),
@@ -355,8 +350,7 @@ async function streamArchive(address: string, files: string[], speed: number, ke
     if (connection.problem === undefined && (error as { code?: unknown }).code !== 'ERR_CONNECTION') throw error;
     failure = connection.problem ?? (error as Error).message;
   } finally {
-    sub.unsubscribe();
-    bar?.stop();
+    progress?.stop();
   }
   failure ??= connection.problem;
   if (failure !== undefined) {
