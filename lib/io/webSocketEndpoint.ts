@@ -216,6 +216,7 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, s
       if (paused) {
         // Its answer may be waiting unread: ask again once we read.
         client.pingedAt = undefined;
+        client.unresponsive = false;
       } else if (client.pingedAt !== undefined) {
         client.unresponsive = true;
       } else if (client.ws.readyState === WebSocket.OPEN) {
