@@ -2,6 +2,7 @@ import { asyncScheduler, Observable, OperatorFunction, Subscription } from 'rxjs
 import { RivuletError } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
 import { Partitioner, perKey } from '../lib/partitioning/partitioners';
+import { FutureBound, FutureBoundState } from '../lib/windowing/futureBound';
 import { checkUid, currentStateScope, joinScope, refuseCheckpoint, ScopeSnapshot, StateScope, withStateScope } from '../lib/state/scope';
 import { checkPartitionByOptions, Partition, PartitionByOptions, PartitionContext, PartitionTable } from './internal/partitionTable';
 
@@ -17,6 +18,9 @@ export type { PartitionByOptions, PartitionContext } from './internal/partitionT
  * flushes, and its final outputs are still delivered; a later value for it starts a fresh one.
  * Event time is global: each partition's `eventTime$` follows the whole stream. Eviction ends
  * state: evict only partitions whose windows are empty (idle longer than window plus lateness).
+ * With `maxFutureMs`, a value dated further ahead of the global clock is held before routing
+ * until following values confirm the jump or an in-bound one shows it was an outlier (then it is
+ * rejected and counted); held values still unconfirmed when the source completes are rejected.
  *
  * ```text
  * source:  --a1--b1--a2--b2--|        keyOf = letter, pipeline = running sum per partition
@@ -58,7 +62,8 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
   const partitionOf = guarded('partitionBy', 'partitionOf', (key: K): P => partitioner.partitionOf(key), 'wrap');
   const timestampOf = timeFn && guarded('partitionBy', 'timestampOf', timeFn, 'wrap');
   const build = guarded('partitionBy', 'pipeline', (context: PartitionContext<P>, input: Observable<T>) => pipeline(context)(input), 'wrap');
-  const { uid } = options;
+  const { uid, maxFutureMs, stats } = options;
+  const rejectedTo = options.rejected && guarded('partitionBy', 'rejected.next', (value: T) => options.rejected!.next(value), 'wrap');
   checkUid('partitionBy', uid);
   const scheduler = idleTimeoutMs === undefined ? undefined : (options.scheduler ?? asyncScheduler);
   // Touch order is only worth keeping when something evicts by it.
@@ -73,6 +78,13 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
       let sweep: Subscription | undefined;
       let sourceDone = false;
       let sourceFailed = false;
+      const bound = maxFutureMs === undefined ? undefined : new FutureBound<T>(maxFutureMs, options.confirmations ?? 3);
+      const reject = (): void => {
+        for (const value of bound!.takeRejected()) {
+          if (stats) stats.future++;
+          rejectedTo?.(value);
+        }
+      };
 
       // Under a checkpointing runner each partition's operators register in a scope of their own,
       // kept here by partition; outside one, `scope` is undefined and this costs nothing.
@@ -104,12 +116,23 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
         joinScope('partitionBy', uid, () => ({
           kind: 'partitionBy',
           version: 1,
-          fingerprint: `timestampOf=${timestampOf !== undefined} idleEventTimeMs=${idleEventTimeMs} maxPartitions=${maxPartitions}`,
-          // Live partitions in touch order, each with its latest event time and its operators' state.
-          snapshot: () => ({ maxEventTime: table.maxEventTime, partitions: table.list().map((p) => [p.key, p.lastEventTime, scopes.get(p.key)!.snapshot()]) }),
+          fingerprint:
+            `timestampOf=${timestampOf !== undefined} idleEventTimeMs=${idleEventTimeMs} maxPartitions=${maxPartitions}` +
+            (bound ? ` ${bound.describe()}` : ''),
+          // Live partitions in touch order, each with its latest event time and its operators' state;
+          // the values the future bound holds, not routed yet.
+          snapshot: () => ({
+            maxEventTime: table.maxEventTime,
+            future: bound?.snapshot(),
+            partitions: table.list().map((p) => [p.key, p.lastEventTime, scopes.get(p.key)!.snapshot()]),
+          }),
           restore(state) {
-            const saved = state as { maxEventTime: number; partitions: [P, number, ScopeSnapshot][] };
+            const saved = state as { maxEventTime: number; future?: FutureBoundState<T>; partitions: [P, number, ScopeSnapshot][] };
             table.maxEventTime = saved.maxEventTime;
+            if (bound && saved.future) {
+              bound.restore(saved.future);
+              if (stats) stats.future = bound.rejected;
+            }
             for (const [key, lastEventTime, restoring] of saved.partitions) create(key, restoring).lastEventTime = lastEventTime;
           },
         })),
@@ -125,16 +148,18 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
         }, Math.max(0, oldest.touchedAt + idleTimeoutMs! - scheduler.now()));
       };
 
-      operate(source, destination, {
-        next: (value) => {
+      const timeOf = (value: T): number => {
+        const time = timestampOf!(value);
+        if (!Number.isFinite(time)) {
+          throw new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(time)}, not a finite number`);
+        }
+        return time;
+      };
+      const route = (value: T, known?: number): void => {
           const partitionKey = partitionOf(keyOf(value));
           let time = 0;
-          if (timestampOf !== undefined) {
-            time = timestampOf(value);
-            if (!Number.isFinite(time)) {
-              throw new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(time)}, not a finite number`);
-            }
-          }
+          if (known !== undefined) time = known;
+          else if (timestampOf !== undefined) time = timeOf(value);
           let p = table.get(partitionKey);
           if (p === undefined) {
             if (maxPartitions !== undefined && table.size >= maxPartitions) {
@@ -154,6 +179,20 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
           p.input.next(value);
           if (timestampOf === undefined || destination.closed || !table.advance(time, stopped)) return;
           if (idleEventTimeMs !== undefined && !destination.closed) table.closeWhile(idleInEventTime, stopped);
+      };
+
+      operate(source, destination, {
+        next: (value) => {
+          if (bound === undefined) return route(value);
+          const time = timeOf(value);
+          const verdict = bound.offer(time, value, table.maxEventTime);
+          reject();
+          if (verdict === 'accept') return route(value, time);
+          if (verdict === 'hold') return;
+          for (const [t, held] of bound.takeReleased()) {
+            if (destination.closed) return;
+            route(held, t);
+          }
         },
         error: (err) => {
           sourceFailed = true;
@@ -162,6 +201,10 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
         },
         complete: () => {
           sourceDone = true;
+          if (bound && bound.heldCount > 0) {
+            bound.rejectHeld();
+            reject();
+          }
           sweep?.unsubscribe();
           table.closeAll(stopped);
           if (!destination.closed && running.size === 0) destination.complete();

@@ -62,10 +62,11 @@ export function slidingHourWindow<T, K>(o: SlidingHourWindowOptions<T, K>): Oper
       throw new RivuletError('ERR_INVALID_VALUE', `${where}: ${name} returned ${String(n)}, expected a finite number`);
     };
   };
-  const { weightOf, late } = o;
+  const { weightOf, late, rejected } = o;
   return slidingWindow<T, K, number>({
     ...o,
     late: late && { next: guarded(where, 'late.next', (value: T) => late.next(value)) },
+    rejected: rejected && { next: guarded(where, 'rejected.next', (value: T) => rejected.next(value)) },
     keyOf: guarded(where, 'keyOf', o.keyOf),
     timestampOf: finite('timestampOf', o.timestampOf),
     panes,

@@ -6,10 +6,17 @@
  * `windowPanes` panes ends at the end of the pane containing the watermark, so a pane is open
  * while it starts at or after `windowStart` and closes once the watermark reaches the start of
  * the pane `windowPanes` panes after it.
+ *
+ * Lateness bounds the past, `maxFutureMs` the future: with it, an event more than that ahead of
+ * the largest accepted event time does not move event time by itself. It is held until
+ * `confirmations` following events also lie beyond the bound (a real gap in the data: the held
+ * events are then applied in arrival order) or an event in bound shows it was an outlier (it is
+ * then rejected: counted in `stats.future` and sent to `rejected`). See {@link FutureBound}.
  */
 import { Observable, Observer } from 'rxjs';
 import { invalidOption, requireInteger, requirePositive } from '../core/errors';
 import { PaneAssigner } from './panes';
+import { checkFutureOptions } from './futureBound';
 
 export class WindowClock {
   maxEventTime = -Infinity;
@@ -65,7 +72,16 @@ export interface EventTimeOptions<T> {
   allowedLatenessMs?: number;
   /** Where late values go; absent: they are dropped. Either way they are counted in `stats.late`. */
   late?: Pick<Observer<T>, 'next'>;
-  /** Updated in place: late count and current watermark. */
+  /**
+   * How far ahead of the largest accepted event time a value may move event time by itself;
+   * absent: no bound. A value further ahead is held until confirmed or rejected (see above).
+   */
+  maxFutureMs?: number;
+  /** How many following values beyond the bound confirm a jump; default 3 (at most 1000). */
+  confirmations?: number;
+  /** Where values rejected by the future bound go; absent: dropped. Counted in `stats.future`. */
+  rejected?: Pick<Observer<T>, 'next'>;
+  /** Updated in place: late and rejected counts, and the current watermark. */
   stats?: WindowStats;
   /** Event-time progress from elsewhere (e.g. the global clock from partitionBy). */
   eventTime$?: Observable<number>;
@@ -85,21 +101,24 @@ export function checkEventTimeOptions<T>(where: string, o: EventTimeOptions<T> &
   requirePositive(where, 'allowedLatenessMs', o.allowedLatenessMs ?? 0, true);
   if (o.late !== undefined && typeof o.late?.next !== 'function') throw invalidOption(where, 'late must be an observer (with next)');
   if (o.stats !== undefined && (o.stats === null || typeof o.stats !== 'object')) throw invalidOption(where, 'stats must come from windowStats()');
+  checkFutureOptions(where, o.maxFutureMs, o.confirmations, o.rejected);
   if (o.eventTime$ !== undefined && typeof o.eventTime$?.subscribe !== 'function') throw invalidOption(where, 'eventTime$ must be an Observable of epoch ms');
 }
 
 /**
  * Counters an event-time window operator keeps up to date in place when given one, for
  * dashboards and tests: `late` counts values that arrived after their window had closed
- * (dropped or sent to the late stream alike), `watermark` is the current watermark in epoch ms
- * (`-Infinity` until the first event time is seen).
+ * (dropped or sent to the late stream alike), `future` those rejected by the future bound
+ * (`maxFutureMs`), `watermark` is the current watermark in epoch ms (`-Infinity` until the first
+ * event time is seen).
  */
 export interface WindowStats {
   late: number;
+  future: number;
   watermark: number;
 }
 
 /** A fresh {@link WindowStats}: nothing late, no watermark yet. */
 export function windowStats(): WindowStats {
-  return { late: 0, watermark: -Infinity };
+  return { late: 0, future: 0, watermark: -Infinity };
 }

@@ -6,10 +6,11 @@
  * least recently touched partitions sit at the front: eviction by idleness or by a cap walks from
  * there and stops at the first busy one, without scanning the rest.
  */
-import { Observable, OperatorFunction, SchedulerLike, Subject } from 'rxjs';
+import { Observable, Observer, OperatorFunction, SchedulerLike, Subject } from 'rxjs';
 import { invalidOption, requireInteger, requirePositive } from '../../lib/core/errors';
 import { operate } from '../../lib/core/operate';
 import type { Partitioner } from '../../lib/partitioning/partitioners';
+import { checkFutureOptions } from '../../lib/windowing/futureBound';
 
 /** What a partition's sub-pipeline knows about itself. */
 export interface PartitionContext<P> {
@@ -40,6 +41,20 @@ export interface PartitionByOptions<T, K, P, R> {
   idleEventTimeMs?: number;
   /** Cap on live partitions: creating one more first ends the least recently used. */
   maxPartitions?: number;
+  /**
+   * How far ahead of the global clock a value may move it by itself (needs `timestampOf`);
+   * absent: no bound. A value further ahead is held, not routed, until `confirmations`
+   * following values also lie beyond the bound (a real gap: the held values are then routed in
+   * arrival order) or a value in bound shows it was an outlier (rejected: counted in
+   * `stats.future`, sent to `rejected`). The same rule as the windows' (`FutureBound`).
+   */
+  maxFutureMs?: number;
+  /** How many following values beyond the bound confirm a jump; default 3 (at most 1000). */
+  confirmations?: number;
+  /** Where values rejected by the future bound go; absent: dropped. */
+  rejected?: Pick<Observer<T>, 'next'>;
+  /** Updated in place: `future` counts the values rejected by the future bound. */
+  stats?: { future: number };
   /**
    * Stable id of the partitions' state in checkpoints (see `runCheckpointed`); needed there. The
    * operators inside each partition are then scoped by partition, with uids of their own.
@@ -187,5 +202,8 @@ export function checkPartitionByOptions<T, K, P, R>(options: PartitionByOptions<
     if (timestampOf === undefined) throw invalidOption(where, 'idleEventTimeMs needs timestampOf');
   }
   if (maxPartitions !== undefined) requireInteger(where, 'maxPartitions', maxPartitions);
+  checkFutureOptions(where, options.maxFutureMs, options.confirmations, options.rejected);
+  if (options.maxFutureMs !== undefined && timestampOf === undefined) throw invalidOption(where, 'maxFutureMs needs timestampOf');
+  if (options.stats !== undefined && (options.stats === null || typeof options.stats !== 'object')) throw invalidOption(where, 'stats must be an object such as windowStats()');
   return options;
 }

@@ -7,6 +7,7 @@ import { RivuletError } from '../../lib/core/errors';
 import { guarded, operate } from '../../lib/core/operate';
 import { PaneAssigner } from '../../lib/windowing/panes';
 import { EventTimeOptions, WindowClock } from '../../lib/windowing/windowClock';
+import { FutureBound, FutureBoundState } from '../../lib/windowing/futureBound';
 import { checkUid, joinScope } from '../../lib/state/scope';
 
 /**
@@ -35,19 +36,21 @@ export type WindowOptions<T> = EventTimeOptions<T> & { panes: PaneAssigner };
  * an operator built on this one (slidingHourWindow) or of a library aggregator (`counting`).
  */
 export function guardWindowOptions<T>(where: string, o: WindowOptions<T>): WindowOptions<T> {
-  const { late } = o;
+  const { late, rejected } = o;
   checkUid(where, o.uid);
   return {
     ...o,
     timestampOf: guarded(where, 'timestampOf', o.timestampOf),
     late: late && { next: guarded(where, 'late.next', (value: T) => late.next(value)) },
+    rejected: rejected && { next: guarded(where, 'rejected.next', (value: T) => rejected.next(value)) },
   };
 }
 
 /**
  * Joins the checkpoint scope (restoring the clock, the late count and the operator's own state),
  * then subscribes to `eventTime$` (first, so it can seed the clock) and to the source; per value:
- * timestamp, advance the clock (expiring closed panes), then either late or accepted.
+ * timestamp, the future bound if any (hold, release or reject), advance the clock (expiring
+ * closed panes), then either late or accepted.
  */
 export function subscribeWindowed<T, R>(
   where: string,
@@ -57,18 +60,21 @@ export function subscribeWindowed<T, R>(
   clock: WindowClock,
   handlers: WindowHandlers<T>,
 ): void {
-  const { timestampOf, late, stats, panes } = o;
+  const { timestampOf, late, rejected, stats, panes } = o;
+  const bound = o.maxFutureMs === undefined ? undefined : new FutureBound<T>(o.maxFutureMs, o.confirmations ?? 3);
   destination.add(
     joinScope(where, o.uid, () => ({
       kind: where,
       version: 1,
-      fingerprint: clock.describe(),
-      snapshot: () => ({ clock: clock.snapshot(), late: stats?.late ?? 0, own: handlers.snapshot() }),
+      fingerprint: bound ? `${clock.describe()} ${bound.describe()}` : clock.describe(),
+      snapshot: () => ({ clock: clock.snapshot(), late: stats?.late ?? 0, future: bound?.snapshot(), own: handlers.snapshot() }),
       restore(state) {
-        const saved = state as { clock: number[]; late: number; own: unknown };
+        const saved = state as { clock: number[]; late: number; future?: FutureBoundState<T>; own: unknown };
         clock.restore(saved.clock);
+        if (bound && saved.future) bound.restore(saved.future);
         if (stats) {
           stats.late = saved.late;
+          stats.future = bound?.rejected ?? 0;
           stats.watermark = clock.watermark;
         }
         handlers.restore(saved.own);
@@ -88,12 +94,33 @@ export function subscribeWindowed<T, R>(
       throw new RivuletError('ERR_INVALID_VALUE', `${where}: ${what} ${String(t)}, expected finite epoch ms`);
     }
   };
+  // Expire first, then add: an event never lands in a pane that is closing.
+  const place = (value: T, t: number): void => {
+    const paneStart = advance(t, true);
+    if (paneStart >= clock.windowStart) return handlers.accept(value, paneStart);
+    if (stats) stats.late++;
+    late?.next(value);
+  };
+  const placeAll = (entries: [number, T][]): void => {
+    for (const [t, value] of entries) {
+      if (destination.closed) return;
+      place(value, t);
+    }
+  };
+  const reject = (): void => {
+    for (const value of bound!.takeRejected()) {
+      if (stats) stats.future++;
+      rejected?.next(value);
+    }
+  };
   const ticks =
     o.eventTime$ &&
     operate(o.eventTime$, destination, {
       next(t) {
         requireTime(t, 'eventTime$ emitted');
         advance(t, false);
+        // Outside progress is trusted: it may bring held values in bound.
+        if (bound && bound.heldCount > 0) placeAll(bound.advanced(clock.maxEventTime));
       },
       // Its completion only means no more outside progress; the source still drives time.
       complete() {},
@@ -102,14 +129,19 @@ export function subscribeWindowed<T, R>(
     next(value) {
       const t = timestampOf(value);
       requireTime(t, 'timestampOf returned');
-      // Expire first, then add: an event never lands in a pane that is closing.
-      const paneStart = advance(t, true);
-      if (paneStart >= clock.windowStart) return handlers.accept(value, paneStart);
-      if (stats) stats.late++;
-      late?.next(value);
+      if (bound === undefined) return place(value, t);
+      const verdict = bound.offer(t, value, clock.maxEventTime);
+      reject();
+      if (verdict === 'accept') place(value, t);
+      else if (verdict === 'release') placeAll(bound.takeReleased());
     },
     complete() {
       ticks?.unsubscribe(); // no more progress can matter
+      // Nothing can confirm a jump any more: what is still held is rejected.
+      if (bound && bound.heldCount > 0) {
+        bound.rejectHeld();
+        reject();
+      }
       complete();
       destination.complete();
     },

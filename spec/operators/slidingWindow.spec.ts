@@ -96,7 +96,7 @@ describe('slidingWindow', () => {
       });
     });
     expect(late).toEqual([ev('a', 0.95)]);
-    expect(stats).toEqual({ late: 1, watermark: 66 * 60_000 }); // 01:36 - 30 min
+    expect(stats).toEqual({ late: 1, future: 0, watermark: 66 * 60_000 }); // 01:36 - 30 min
   });
 
   it('drops and counts late events when no late observer is given, never merging them elsewhere', () => {
@@ -108,7 +108,7 @@ describe('slidingWindow', () => {
         b: change('a', 2, 4, 6),
       });
     });
-    expect(stats).toEqual({ late: 2, watermark: 5 * H });
+    expect(stats).toEqual({ late: 2, future: 0, watermark: 5 * H });
   });
 
   it('ages the window from eventTime$ alone; eventTime$ never moves time back and its completion is ignored', () => {
@@ -246,7 +246,7 @@ describe('slidingWindow', () => {
     // for it. Then a leaves, and a@3 itself is late behind the watermark c moved.
     source.next(ev('a', 3));
     expect(seen.slice(4)).toEqual(['b:0@3', 'c:1@6', 'a:0@6']);
-    expect(stats).toEqual({ late: 1, watermark: 6 * H });
+    expect(stats).toEqual({ late: 1, future: 0, watermark: 6 * H });
     // Nothing was left half done: a was forgotten, c's pane expires on its own schedule.
     source.next(ev('a', 7));
     expect(seen.slice(7)).toEqual(['c:0@7', 'a:1@7']);

@@ -67,7 +67,7 @@ describe('tumblingWindow', () => {
       });
     });
     expect(lateSeen).toEqual([at(59.5)]);
-    expect(stats).toEqual({ late: 1, watermark: 61 * M });
+    expect(stats).toEqual({ late: 1, future: 0, watermark: 61 * M });
   });
 
   it('drops and counts late values by default', () => {
@@ -79,7 +79,7 @@ describe('tumblingWindow', () => {
         y: result('a', 1, H, 2 * H),
       });
     });
-    expect(stats).toEqual({ late: 1, watermark: H });
+    expect(stats).toEqual({ late: 1, future: 0, watermark: H });
   });
 
   it('closes several windows at once, in start order, after a gap', () => {

@@ -252,7 +252,7 @@ describe('countingBy', () => {
 describe('windowStats', () => {
   it('starts with nothing late and no watermark, and each call is fresh', () => {
     const a = windowStats();
-    expect(a).toEqual({ late: 0, watermark: -Infinity });
+    expect(a).toEqual({ late: 0, future: 0, watermark: -Infinity });
     a.late = 3;
     expect(windowStats().late).toBe(0);
   });
