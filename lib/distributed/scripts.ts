@@ -21,14 +21,18 @@ return redis.call('INCR', KEYS[2])`,
 );
 
 /**
- * Extends the lease if this worker holds it at this epoch; 0 if not (the worker is fenced).
+ * Extends the lease if this worker holds it at this epoch, or takes it back if it lapsed while
+ * nobody took it (the epoch is still this worker's: a stalled event loop, a short freeze); 0 if
+ * another worker holds it or took it meanwhile (the worker is fenced).
  * KEYS: lease, epoch. ARGV: worker, epoch, lease ms.
  */
 export const RENEW = new LuaScript(
   'rivulet-renew',
   `#!lua
-if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1`,
 );
 
@@ -45,10 +49,11 @@ return 1`,
 );
 
 /**
- * One batch's commit: checks the lease, the epoch and the offset the batch started from (which
- * also catches a commit lost by the server, to AOF or failover, and a command sent twice), and
- * only then appends the outputs with their explicit ids, replaces the state and the offset,
- * extends the lease, and trims the input up to the new offset. Errors start with FENCED.
+ * One batch's commit: checks the epoch (the fence: any other acquisition moved it), that no
+ * other worker holds the lease (a lapsed one is taken back, as in RENEW), and the offset the batch
+ * started from (which also catches a commit lost by the server, to AOF or failover, and a command
+ * sent twice), and only then appends the outputs with their explicit ids, replaces the state and
+ * the offset, extends the lease, and trims the input up to the new offset. Errors start with FENCED.
  * KEYS: lease, epoch, offset, state, output, input.
  * ARGV: worker, epoch, expected offset ('' for none), new offset, lease ms, state, trim id, then
  * pairs of output id and output text.
@@ -56,15 +61,16 @@ return 1`,
 export const COMMIT = new LuaScript(
   'rivulet-commit',
   `#!lua
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('FENCED the lease is not held') end
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return redis.error_reply('FENCED the epoch moved on') end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return redis.error_reply('FENCED another worker holds the lease') end
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then return redis.error_reply('FENCED the committed offset is not the one this batch started from') end
 for i = 8, #ARGV, 2 do
   redis.call('XADD', KEYS[5], ARGV[i], 'v', ARGV[i + 1])
 end
 redis.call('SET', KEYS[4], ARGV[6])
 redis.call('SET', KEYS[3], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
 redis.call('XTRIM', KEYS[6], 'MINID', ARGV[7])
 return 1`,
 );

@@ -2,7 +2,7 @@
  * Redis stream entry ids (`<ms>-<seq>`) as rivulet uses them: the router's ids are
  * `<value seq>-0` for a value and `<value seq>-1` for the tick after it; outputs are `<seq>-0`.
  */
-import type { RedisClient } from './connection';
+import { LuaScript, type RedisClient } from './connection';
 
 export type StreamId = readonly [number, number];
 
@@ -21,16 +21,19 @@ export function nextId(id: string): string {
   return `${ms}-${seq + 1}`;
 }
 
+// Through a script, so that a Cluster client routes it by its key (XINFO has none it knows of).
+const LAST_ID = new LuaScript(
+  'rivulet-last-id',
+  `#!lua flags=no-writes
+if redis.call('EXISTS', KEYS[1]) == 0 then return '0-0' end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+for i = 1, #info, 2 do
+  if info[i] == 'last-generated-id' then return info[i + 1] end
+end
+return '0-0'`,
+);
+
 /** The last id ever appended to a stream (kept when entries are trimmed); '0-0' when there is none. */
 export async function lastIdOf(client: RedisClient, key: string): Promise<string> {
-  let info: unknown;
-  try {
-    info = await client.xinfo('STREAM', key);
-  } catch (error) {
-    if (error instanceof Error && /no such key/i.test(error.message)) return '0-0';
-    throw error;
-  }
-  const fields = info as unknown[];
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === 'last-generated-id') return String(fields[i + 1]);
-  return '0-0';
+  return String(await LAST_ID.run(client, [key], []));
 }

@@ -14,6 +14,7 @@
  *   expire and others take over from the last commit; if it was only frozen, its next commit or
  *   renewal is refused by the fence, it drops those partitions and takes its share again.
  */
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { invalidOption, RivuletError } from '../core/errors';
@@ -58,7 +59,6 @@ interface Held<T, K, P extends PartitionId, R> {
   handBack: boolean;
   /** Set when a renewal was refused: the lease is gone. */
   fenced: boolean;
-  loop: Promise<void>;
 }
 
 /**
@@ -87,7 +87,11 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
   checkSettings(app, settings);
 
   const held = new Map<number, Held<T, K, P, R>>();
+  // Partition loops until they have released their lease (they leave `held` before that).
+  const running = new Set<Promise<void>>();
   const stop = new AbortController();
+  // Every idle partition waits on this signal.
+  setMaxListeners(Infinity, stop.signal);
   let fatal: { error: unknown } | undefined;
   const fail = (error: unknown): void => {
     fatal ??= { error };
@@ -137,7 +141,7 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
         if (stop.signal.aborted) break;
         if (h.fenced) {
           outcome = 'fenced';
-          detail = 'the lease was renewed by no one in time';
+          detail = 'another worker took the partition';
           break;
         }
         if (h.handBack) {
@@ -231,9 +235,17 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
         continue;
       }
       wanted--;
-      const h: Held<T, K, P, R> = { index, epoch, host: undefined, handBack: false, fenced: false, loop: Promise.resolve() };
+      const h: Held<T, K, P, R> = { index, epoch, host: undefined, handBack: false, fenced: false };
       held.set(index, h);
-      h.loop = runPartition(h);
+      const loop = runPartition(h);
+      running.add(loop);
+      loop.then(
+        () => running.delete(loop),
+        (error: unknown) => {
+          running.delete(loop);
+          fail(error);
+        },
+      );
     }
   };
 
@@ -250,7 +262,7 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
     } catch (error) {
       redisError(error);
     }
-    await Promise.all([...held.values()].map((h) => h.loop));
+    while (running.size > 0) await Promise.all([...running]);
   }
   if (fatal) throw fatal.error;
 }

@@ -329,7 +329,7 @@ describe('distributed runs on one Redis node', () => {
     await expect(runWorker(client, other, { leaseMs: 400 })).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_INCOMPATIBLE' });
   });
 
-  it('the commit script checks lease, epoch and offset before it writes anything', async () => {
+  it('the commit script checks epoch, lease and offset before it writes anything, and takes back a lapsed lease nobody took', async () => {
     const app = visitsApp(nextName());
     await route(client, app, { source: () => from(visits(50)), inputId: 'all' });
     // A worker commits everything and leaves, so that there is state to protect.
@@ -347,13 +347,17 @@ describe('distributed runs on one Redis node', () => {
     const outputSeq = Number(before[1]!.split(' ')[1]) + 1;
     const attempt = (worker: string, e: number, expected: string) =>
       COMMIT.run(client, keys, [worker, e, expected, `9999-0 ${outputSeq}`, 60_000, Buffer.from('state'), '9999-1', `${outputSeq}-0`, 'out']);
-    await expect(attempt('w1', epoch, before[1]!)).rejects.toThrow(/^FENCED the lease is not held/);
+    await expect(attempt('w1', epoch, before[1]!)).rejects.toThrow(/^FENCED another worker holds the lease/);
+    await expect(attempt('w1', epoch - 1, before[1]!)).rejects.toThrow(/^FENCED the epoch moved on/);
     await expect(attempt('w2', epoch - 1, before[1]!)).rejects.toThrow(/^FENCED the epoch moved on/);
     await expect(attempt('w2', epoch, '1-0 0')).rejects.toThrow(/^FENCED the committed offset/);
     expect(await snapshot()).toEqual([before[0], before[1], before[2], String(epoch), before[4]]);
-    // The same call from the holder, at its epoch and offset, writes everything.
+    // The same call from the holder at its epoch and offset writes everything, even after its
+    // lease lapsed, as long as nobody acquired the partition since (the epoch is the fence).
+    await client.del(k.lease);
     await expect(attempt('w2', epoch, before[1]!)).resolves.toBe(1);
     expect(await snapshot()).toEqual([Buffer.from('state'), `9999-0 ${outputSeq}`, before[2] + 1, String(epoch), 0]);
+    expect(await client.get(k.lease)).toBe('w2');
   });
 });
 
