@@ -29,6 +29,7 @@ interface StarLeadersFlags {
   windowHours: number;
   top: number;
   allowedLateness: string;
+  maxFuture: string;
   speed?: number;
   deadLetter?: string;
   print?: boolean;
@@ -72,6 +73,7 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
     .option('--window-hours <n>', 'hours of event time in the star window', positiveInt, 24)
     .option('--top <n>', 'leaders per partition', positiveInt, 10)
     .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
+    .option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)', '1h')
     .option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible', positiveNumber)
     .option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file')
     .option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)')
@@ -96,9 +98,11 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   if (inputs > 1) throw new Error('give one input: files, --listen or --ws');
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, io);
   const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
+  const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
   const gate = new FlowGate();
   const stats = windowStats();
   const unreadable = new Subject<Unreadable>();
+  const rejected = new Subject<GitHubEvent>();
   let events = 0;
   let lastEventTime = NaN;
   let unreadableCount = 0;
@@ -121,7 +125,8 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     }),
   );
   const leaders = parsed.pipe(
-    starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats }),
+    starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats, maxFutureMs, rejected }),
+    finalize(() => rejected.complete()),
     share(),
   );
 
@@ -143,7 +148,10 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     // Both keep serving the final state after a replay: say that the wait is for the user now.
     sinks.push(leaders.pipe(ignoreElements(), endWith(null), tap(() => io.stderr.write(`star-leaders: replay finished: ${events} events; serving until Ctrl+C\n`)), ignoreElements()));
   }
-  if (flags.deadLetter !== undefined) sinks.push(unreadable.pipe(map(toJson), writeLines(flags.deadLetter)));
+  if (flags.deadLetter !== undefined) {
+    const beyond = rejected.pipe(map((e) => ({ source: 'event', repo: e.repo, type: e.type, reason: 'beyond --max-future', text: toJson(e.raw) })));
+    sinks.push(merge(unreadable, beyond).pipe(map(toJson), writeLines(flags.deadLetter)));
+  }
   else sinks.push(unreadable.pipe(tap(() => (unreadableCount += 1)), ignoreElements()));
 
   let dashboardClosed: Promise<void> | undefined;
@@ -197,6 +205,10 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   }
   if (flags.format === 'table') io.stdout.write(formatLeaderboard(globalLeaders(latest, flags.top), events, stats.watermark, flags.windowHours));
   if (unreadableCount > 0) io.stderr.write(`star-leaders: ${unreadableCount} input lines could not be read as events (see --dead-letter)\n`);
+  if (stats.future > 0) {
+    const where = flags.deadLetter !== undefined ? 'written to --dead-letter' : 'see --dead-letter';
+    io.stderr.write(`star-leaders: ${stats.future} events lay beyond --max-future and were rejected (${where})\n`);
+  }
 }
 
 /**
@@ -236,7 +248,8 @@ function checkpointed(files: string[], flags: StarLeadersFlags, io: CliIo): Prom
   ] as const;
   for (const [bad, needs] of refused) if (bad) throw new Error(`--checkpoint needs ${needs}`);
   const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
-  const options = { partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs };
+  const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
+  const options = { partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, maxFutureMs };
   const flagsOf = { checkpoint: flags.checkpoint!, checkpointEvery: flags.checkpointEvery, output: flags.output };
   return runCheckpointedStarLeaders({ files: files.length > 0 ? files : BUNDLED_ARCHIVE, options, flags: flagsOf, deadLetter: flags.deadLetter }, io);
 }
@@ -320,6 +333,17 @@ export function formatLeaderboard(leaders: readonly Leader[], events: number, wa
 async function streamArchive(address: string, files: string[], speed: number, keepAliveMs: number, io: CliIo): Promise<void> {
   const gate = new FlowGate();
   const target = parseSocketAddress(address);
+  const sinkGate = new FlowGate();
+  // A sink holding the pacer for a moment is ordinary backpressure; for a second, worth saying.
+  let stall: NodeJS.Timeout | undefined;
+  const stopStallNotices = sinkGate.onChange((paused) => {
+    clearTimeout(stall);
+    stall = undefined;
+    if (!paused) return;
+    stall = setTimeout(() => {
+      io.stderr.write(`stream-archive: ${formatSocketAddress(target.host, target.port)} has not been reading for a second; events wait until it does\n`);
+    }, 1_000).unref();
+  });
   // Events sent and the event time reached: the reader runs far ahead, into the pacer's queue.
   const progress = replayProgress(io, 'stream-archive', files, speed);
   const connection = watchConnection();
@@ -333,14 +357,17 @@ async function streamArchive(address: string, files: string[], speed: number, ke
       return EMPTY;
     }),
     tap({ next: (e) => progress?.read(e.at), complete: () => progress?.readingDone() }),
-    pace({ timestampOf: (e) => e.at, speed, gate }),
+    // The sink holds the pacer through its own gate; the pacer's queue filling then pauses the
+    // reader. With one gate for both, the sink's pause would not stop the pacer's queue from
+    // pouring into the sink's buffer until it overflowed.
+    pace({ timestampOf: (e) => e.at, speed, gate, outputGate: sinkGate }),
     tap((e) => {
       progress?.sent(e.at);
       sending = e.source;
     }),
     map((e) => e.text),
     keepAliveMs > 0 ? keepAlive(keepAliveMs) : (texts) => texts,
-    tcpSink({ ...target, framing: newlineDelimited(), gate, maxAttempts: 1, createConnection: connection.createConnection }),
+    tcpSink({ ...target, framing: newlineDelimited(), gate: sinkGate, maxAttempts: 1, createConnection: connection.createConnection }),
     takeUntil(defer(() => io.stopRequested)),
   );
   let failure: string | undefined;
@@ -350,6 +377,8 @@ async function streamArchive(address: string, files: string[], speed: number, ke
     if (connection.problem === undefined && (error as { code?: unknown }).code !== 'ERR_CONNECTION') throw error;
     failure = connection.problem ?? (error as Error).message;
   } finally {
+    stopStallNotices();
+    clearTimeout(stall);
     progress?.stop();
   }
   failure ??= connection.problem;
