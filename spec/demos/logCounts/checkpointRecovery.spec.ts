@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fc from 'fast-check';
-import { killAndResume, killChildren, spawnRivulet } from '../../support/childCli';
+import { checkRecovery, killChildren, spawnRivulet } from '../../support/childCli';
 import { WALLAROO_DAYS } from '../../support/data';
 
 // log-counts over six days of real logs, in event-time day windows and with END_OF_DAY
@@ -27,20 +26,6 @@ describe.each([
   afterEach(() => killChildren());
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('resumes to the same bytes after kills at random moments', async () => {
-    let trial = 0;
-    let killed = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 120, max: 700 }), { minLength: 1, maxLength: 3 }), async (killAfterMs) => {
-        const at = join(dir, `trial-${++trial}`);
-        const run = [...args, '--checkpoint', join(at, 'ckpt'), '--output', join(at, 'out.jsonl'), '--checkpoint-every', '40'];
-        const result = await killAndResume(run, killAfterMs);
-        killed += result.killed;
-        expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-        expect(readFileSync(join(at, 'out.jsonl')).equals(expected)).toBe(true);
-      }),
-      { numRuns: 3, seed: 20261202 },
-    );
-    expect(killed).toBeGreaterThan(0);
-  }, 120_000);
+  it('resumes to the same bytes after kills at random moments', () =>
+    checkRecovery({ args, dir, expected, every: 40, killMs: { min: 120, max: 700 }, numRuns: 3, seed: 20261202 }), 120_000);
 });
