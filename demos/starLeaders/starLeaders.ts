@@ -3,7 +3,7 @@
  * per partition of Wallaroo's hash ring, each leader annotated with its latest forks and pull
  * requests of the current hour. Wallaroo's `wallaroo-python-example`, with correct windows.
  */
-import { connect, filter, merge, Observable, OperatorFunction, pipe } from 'rxjs';
+import { connect, filter, merge, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
 import {
   partitionBy, type PartitionByOptions, type Ranked, slidingHourWindow, statefulScan, topK, wallarooHashRing, type WindowStats,
 } from '../../index';
@@ -32,7 +32,15 @@ export interface StarLeadersOptions {
   top?: number;
   /** How far out of order a star may arrive and still count in its own hour. Default 0. */
   allowedLatenessMs?: number;
-  /** Late stars and the watermark, summed over partitions (for dashboards). */
+  /**
+   * How far ahead of the latest accepted event time an event may move time by itself; absent: no
+   * bound. One further ahead waits for 3 following events to confirm the jump, and is rejected
+   * when an event in bound comes first (see `maxFutureMs` of the window operators).
+   */
+  maxFutureMs?: number;
+  /** Where events rejected by the future bound go (counted in `stats.future` either way). */
+  rejected?: Pick<Observer<GitHubEvent>, 'next'>;
+  /** Late stars, rejected future events and the watermark, summed over partitions (for dashboards). */
   stats?: WindowStats;
   /** Recent events kept per leader. Default 3, as the original. */
   recentEvents?: number;
@@ -53,7 +61,10 @@ export function starLeaders(options: StarLeadersOptions = {}): OperatorFunction<
  * and what worker processes run when the application is distributed.
  */
 export function starLeadersPartitioning(options: StarLeadersOptions = {}): PartitionByOptions<GitHubEvent, string, number, PartitionLeaders> {
-  const { partitions = 10, windowHours = 24, top = 10, allowedLatenessMs = 0, stats, recentEvents = 3 } = options;
+  const { partitions = 10, windowHours = 24, top = 10, allowedLatenessMs = 0, stats, recentEvents = 3, maxFutureMs, rejected } = options;
+  // The global clock holds and rejects future events before they reach a partition; the window
+  // applies the same rule to its own input, so a released jump waits there for the clock.
+  const future = maxFutureMs === undefined ? {} : { maxFutureMs };
   const timestampOf = (e: GitHubEvent) => e.createdAtMs;
   return {
     // Every stateful step has a uid, so a checkpoint restores each partition's state in place.
@@ -61,12 +72,15 @@ export function starLeadersPartitioning(options: StarLeadersOptions = {}): Parti
     keyOf: (e) => e.repo,
     partitioner: wallarooHashRing(partitions),
     timestampOf,
+    ...future,
+    ...(maxFutureMs !== undefined && stats ? { stats } : {}),
+    ...(maxFutureMs !== undefined && rejected ? { rejected } : {}),
     pipeline: ({ key: partition, eventTime$ }) =>
       connect((events) =>
         merge(
           events.pipe(
             filter((e) => e.type === 'WatchEvent'),
-            slidingHourWindow({ uid: 'stars', keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$ }),
+            slidingHourWindow({ uid: 'stars', keyOf: (e) => e.repo, timestampOf, hours: windowHours, allowedLatenessMs, stats, eventTime$, ...future }),
             topK({ uid: 'top', k: top, keyOf: (change) => change.key, scoreOf: (change) => change.total }),
           ),
           events.pipe(filter((e) => e.type !== 'WatchEvent')),
