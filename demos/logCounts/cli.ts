@@ -21,6 +21,7 @@ interface LogCountsFlags {
   window: 'boundary' | 'day';
   tz?: string;
   allowedLateness: string;
+  maxFuture: string;
   deadLetter?: string;
   checkpoint?: string;
   checkpointEvery: string;
@@ -40,6 +41,7 @@ export function registerLogCounts(program: Command, io: CliIo): void {
     .addOption(new Option('--window <kind>', 'close windows on END_OF_DAY markers, or by event time per calendar day').choices(['boundary', 'day']).default('boundary'))
     .option('--tz <zone>', 'time zone of the calendar days in --window day (default: the log\'s own UTC offset)')
     .option('--allowed-lateness <duration>', 'how far out of order a line may arrive in --window day', '5m')
+    .option('--max-future <duration>', 'in --window day: how far ahead of the latest time a line may move time before 3 more confirm the jump (rejected otherwise)', '1d')
     .option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file')
     .option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)')
     .option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
@@ -59,10 +61,17 @@ export function registerLogCounts(program: Command, io: CliIo): void {
 async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): Promise<void> {
   if (flags.listen !== undefined && files.length > 0) throw new Error('give either --listen or files, not both');
   if (flags.compat !== undefined && flags.window === 'day') throw new Error('--compat wallaroo has no --window day: the original only had END_OF_DAY markers');
-  const eventTime = flags.window === 'day' ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness') } : undefined;
+  const eventTime =
+    flags.window === 'day'
+      ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness'), maxFutureMs: parseDuration(flags.maxFuture, '--max-future') }
+      : undefined;
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
   const gate = new FlowGate();
   const deadLetters = new Subject<DeadLetter>();
+  let beyondFuture = 0;
+  deadLetters.subscribe((d) => {
+    if (d.reason === 'beyond --max-future') beyondFuture += 1;
+  });
   if (flags.dashboard !== undefined && flags.compat !== undefined) throw new Error('--dashboard draws the reports by day; it has no --compat wallaroo view');
   const inputFiles = files.length > 0 ? files : BUNDLED_LOGS;
   // Files only: a listener has no end to measure against.
@@ -89,6 +98,10 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
     await lastValueFrom(run.pipe(takeUntil(defer(() => io.stopRequested))), { defaultValue: undefined });
   } finally {
     progress?.stop();
+  }
+  if (beyondFuture > 0) {
+    const where = flags.deadLetter !== undefined ? 'written to --dead-letter' : 'see --dead-letter';
+    io.stderr.write(`log-counts: ${beyondFuture} lines lay beyond --max-future and were rejected (${where})\n`);
   }
 }
 

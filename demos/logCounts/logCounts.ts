@@ -9,7 +9,7 @@ import { TZDate } from '@date-fns/tz';
 import { format } from 'date-fns';
 import { defer, filter, map, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
 import {
-  Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, stateHandle, tumblingWindow, windowStats,
+  Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, stateHandle, tumblingWindow, type TumblingWindowOptions, windowStats,
 } from '../../index';
 import { parseAccessLogFields, wallarooStatusOf } from './accessLog';
 
@@ -30,8 +30,8 @@ export interface DayReport {
   counts: Map<string, number>;
   lines: number;
   unparsed: number;
-  /** Boundary mode: what closed the window. */
-  closedBy?: 'marker' | 'day-change' | 'end';
+  /** What closed the window (`'shutdown'`: the process was stopped with the window open). */
+  closedBy?: 'marker' | 'day-change' | 'end' | 'shutdown';
   /** Event-time mode: lines that arrived after their own day had closed, since the last report. */
   late?: number;
 }
@@ -48,7 +48,16 @@ export interface LogCountsOptions {
   /** `'wallaroo'`: the original's objects (GET-only codes, `"null"` for every other line). */
   compat?: 'wallaroo';
   /** Windows by event time (calendar days) instead of markers. */
-  eventTime?: { timeZone?: string; allowedLatenessMs: number };
+  eventTime?: {
+    timeZone?: string;
+    allowedLatenessMs: number;
+    /**
+     * A line more than this ahead of the latest accepted time is held until 3 following lines
+     * confirm the jump; one that an in-bound line follows first goes to `deadLetter` with reason
+     * "beyond --max-future" and is not counted. Absent: no bound.
+     */
+    maxFutureMs?: number;
+  };
   deadLetter?: Partial<Observer<DeadLetter>>;
 }
 
@@ -59,6 +68,8 @@ interface Entry {
   unparsed: boolean;
   timestampMs: number;
   offsetMinutes: number;
+  /** Where a parsed line came from, for the dead-letter record if the future bound rejects it. */
+  from?: LogLine;
 }
 
 /** The log-counts pipeline: log lines and markers in, one report per window out. */
@@ -78,12 +89,27 @@ export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogI
       map((w) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w))),
     );
   }
-  const { timeZone, allowedLatenessMs } = options.eventTime;
+  const { timeZone, allowedLatenessMs, maxFutureMs } = options.eventTime;
   if (timeZone !== undefined) calendarDays(timeZone); // a bad zone fails here, not at the first line
-  return (source) => defer(() => dailyByEventTime(source.pipe(filter(isLine), map(classify)), allowedLatenessMs, timeZone));
+  const { deadLetter } = options;
+  const future =
+    maxFutureMs === undefined ? {} : {
+      maxFutureMs,
+      rejected: {
+        next: ({ from }: Entry) => {
+          if (from) deadLetter?.next?.({ source: from.source, line: from.lineNumber, reason: 'beyond --max-future', text: from.text });
+        },
+      },
+    };
+  return (source) => defer(() => dailyByEventTime(source.pipe(filter(isLine), map(classify)), allowedLatenessMs, timeZone, future));
 }
 
-function dailyByEventTime(entries: Observable<Entry>, allowedLatenessMs: number, timeZone?: string): Observable<DayReport> {
+function dailyByEventTime(
+  entries: Observable<Entry>,
+  allowedLatenessMs: number,
+  timeZone: string | undefined,
+  future: Pick<TumblingWindowOptions<Entry, undefined, Totals>, 'maxFutureMs' | 'rejected'>,
+): Observable<DayReport> {
   // Without --tz, days follow the UTC offset of the first parseable line, as the log has it. The
   // zone so found, and the late count already reported, are state: kept in a scoped step (read
   // here through its handle), so a run restored from a checkpoint goes on with the same ones.
@@ -113,7 +139,7 @@ function dailyByEventTime(entries: Observable<Entry>, allowedLatenessMs: number,
       },
     }),
     timeUnparsedLines(),
-    tumblingWindow({ uid: 'days', timestampOf: (e) => e.timestampMs, panes, aggregate: TOTALS, allowedLatenessMs, stats }),
+    tumblingWindow({ uid: 'days', timestampOf: (e) => e.timestampMs, panes, aggregate: TOTALS, allowedLatenessMs, stats, ...future }),
     map(({ value, windowStart }) => {
       const state = settings.snapshot()!;
       const late = stats.late - state.reportedLate;
@@ -191,7 +217,7 @@ function classifyAccessLog(deadLetter?: Partial<Observer<DeadLetter>>): (line: L
     const parsed = parseAccessLogFields(line.text);
     if (parsed.ok) {
       const countAs = (STATUS_KEYS[parsed.status] ??= String(parsed.status));
-      return { day: parsed.localDay, countAs, unparsed: false, timestampMs: parsed.timestampMs, offsetMinutes: parsed.utcOffsetMinutes };
+      return { day: parsed.localDay, countAs, unparsed: false, timestampMs: parsed.timestampMs, offsetMinutes: parsed.utcOffsetMinutes, from: line };
     }
     deadLetter?.next?.({ source: line.source, line: line.lineNumber, reason: parsed.reason, text: line.text });
     return UNPARSED;
