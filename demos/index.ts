@@ -9,3 +9,4 @@ export * from './starLeaders/githubEvents';
 export * from './starLeaders/dashboardServer';
 export { formatLeaderboard, BUNDLED_ARCHIVE } from './starLeaders/cli';
 export { main } from './cli';
+export * from './logCounts/dashboardFeed';
