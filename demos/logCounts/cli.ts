@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { concat, concatMap, defer, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, takeUntil, tap } from 'rxjs';
+import { concat, concatMap, defer, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, switchMap, takeUntil, tap, timer } from 'rxjs';
 import {
   fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
@@ -28,6 +28,7 @@ interface LogCountsFlags {
   output?: string;
   dashboard?: string;
   print?: boolean;
+  drainTimeout: string;
 }
 
 export function registerLogCounts(program: Command, io: CliIo): void {
@@ -48,6 +49,7 @@ export function registerLogCounts(program: Command, io: CliIo): void {
     .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
     .option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)')
     .option('--print', 'print the JSON reports on stdout even with --out or --dashboard')
+    .option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the windows still open', '5s')
     .action(async (files: string[], flags: LogCountsFlags) => runLogCounts(files, flags, io));
 
   program
@@ -66,26 +68,44 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
       ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness'), maxFutureMs: parseDuration(flags.maxFuture, '--max-future') }
       : undefined;
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
+  const drainTimeoutMs = parseDuration(flags.drainTimeout, '--drain-timeout');
   const gate = new FlowGate();
   const deadLetters = new Subject<DeadLetter>();
   let beyondFuture = 0;
   deadLetters.subscribe((d) => {
     if (d.reason === 'beyond --max-future') beyondFuture += 1;
   });
+  // A stop completes the input instead of tearing everything down, so that the windows still
+  // open are emitted once (marked as closed by the shutdown) and the outputs can take them.
+  let stopping = false;
+  const stopped = defer(() => io.stopRequested).pipe(tap(() => (stopping = true)), share());
+  const markShutdown = (report: DayReport | Map<string, number>) =>
+    stopping && !(report instanceof Map) ? { ...report, closedBy: 'shutdown' as const } : report;
+  let pendingRecords = 0;
+  let pendingBytes = 0;
   if (flags.dashboard !== undefined && flags.compat !== undefined) throw new Error('--dashboard draws the reports by day; it has no --compat wallaroo view');
   const inputFiles = files.length > 0 ? files : BUNDLED_LOGS;
   // Files only: a listener has no end to measure against.
   const progress = flags.listen === undefined ? countProgress(io, 'log-counts', inputFiles) : undefined;
   try {
-    const input: Observable<LogInput> = flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(inputFiles, gate, progress);
+    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(inputFiles, gate, progress)).pipe(takeUntil(stopped));
     const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
     const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
     const reports = watched.pipe(
       logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }),
+      map(markShutdown),
       // The bar goes once the last report is out, before the dashboard says the input has ended.
       tap({ next: () => progress?.day(), complete: () => progress?.stop() }),
     );
-    const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(map(toJson), share());
+    const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(
+      map(toJson),
+      tap((json) => {
+        if (!stopping) return;
+        pendingRecords += 1;
+        pendingBytes += Buffer.byteLength(json) + 1;
+      }),
+      share(),
+    );
     const sinks: Observable<never>[] = [];
     if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate })));
     if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate })));
@@ -94,8 +114,19 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
     const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
     const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io) : EMPTY;
     // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
-    const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view);
-    await lastValueFrom(run.pipe(takeUntil(defer(() => io.stopRequested))), { defaultValue: undefined });
+    const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view.pipe(takeUntil(stopped)));
+    let drained = true;
+    const deadline = stopped.pipe(
+      switchMap(() => timer(drainTimeoutMs)),
+      tap(() => (drained = false)),
+    );
+    await lastValueFrom(run.pipe(takeUntil(deadline)), { defaultValue: undefined });
+    if (!drained) {
+      io.stderr.write(
+        `log-counts: stopped after --drain-timeout ${flags.drainTimeout} with output not yet delivered: ` +
+          `${pendingRecords} record(s) (${pendingBytes} bytes) were produced at the stop and may not have been delivered\n`,
+      );
+    }
   } finally {
     progress?.stop();
   }

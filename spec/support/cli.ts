@@ -6,6 +6,8 @@ export interface CliRun {
   done: Promise<{ stdout: string; stderr: string }>;
   /** Resolves with stderr's first line that matches. */
   stderrLine(pattern: RegExp): Promise<RegExpExecArray>;
+  /** Resolves with the first match of `pattern` in what has been printed on stdout so far. */
+  stdoutLine(pattern: RegExp): Promise<RegExpExecArray>;
   /** Asks the command to stop, as Ctrl+C would. */
   stop(): void;
 }
@@ -21,7 +23,11 @@ export function runCli(args: string[]): CliRun {
   const stderr = new PassThrough();
   let out = '';
   let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const outWaiters: Array<() => void> = [];
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+    for (const w of outWaiters.splice(0)) w();
+  });
   const waiters: Array<() => void> = [];
   stderr.on('data', (c: Buffer) => {
     err += c.toString('utf8');
@@ -42,7 +48,17 @@ export function runCli(args: string[]): CliRun {
       done.catch(reject);
       check();
     });
-  const run: CliRun = { done, stderrLine, stop };
+  const stdoutLine = (pattern: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(out);
+        if (m) resolve(m);
+        else outWaiters.push(check);
+      };
+      done.catch(reject);
+      check();
+    });
+  const run: CliRun = { done, stderrLine, stdoutLine, stop };
   running.add(run);
   const forget = () => running.delete(run);
   done.then(forget, forget);
