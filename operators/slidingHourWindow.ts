@@ -31,6 +31,9 @@ const HOUR_MS = 3_600_000;
  * a@24 first expires pane 0 (a down to 1), then adds itself (a up to 2)
  * ```
  *
+ * `maxFutureMs` bounds how far ahead of the latest accepted time a value may move time, as
+ * {@link slidingWindow} describes: one star dated 9999 is held and rejected, not applied.
+ *
  * Completes when the source completes; errors when the source, `eventTime$` or a callback
  * does; unsubscribing tears down the source and `eventTime$`. A key whose count falls to 0 is
  * emitted once with 0 and forgotten, so memory stays bounded by the window.

@@ -57,6 +57,13 @@ export interface SlidingWindowOptions<T, K, A> extends EventTimeOptions<T> {
  *   event time thus expires everything due at once, in pane order. All changes carry the
  *   window bounds current when they are emitted (after the clock moved).
  * - Mutable accumulators are emitted through `aggregate.clone` when it exists.
+ * - Future bound (`maxFutureMs`, off by default; the counterpart of the allowed lateness): a
+ *   value more than `maxFutureMs` after E is held, not applied, until `confirmations` (default
+ *   3) following values also lie beyond that bound (a real gap: the held values are then
+ *   applied in arrival order, as if they had just arrived) or a value in bound arrives first
+ *   (the held ones were outliers: rejected, counted in `stats.future`, sent to `rejected.next`
+ *   if given). Values still held at completion are rejected; `eventTime$` is trusted, and held
+ *   values its progress brings in bound are applied then. At most 1,000 are held.
  *
  * `eventTime$` is subscribed just before the source, and a value of it that moves the window
  * emits the resulting down changes at once. Completion of the source completes the output at

@@ -47,6 +47,15 @@ export interface TumblingWindowOptions<T, K, A> extends EventTimeOptions<T> {
  * So values up to `allowedLatenessMs` out of order still land in their window. Windows without
  * values emit nothing. Closing happens before the value that moved the clock is added.
  *
+ * Future bound (`maxFutureMs`, off by default): lateness bounds how far behind a value may be,
+ * this how far ahead. A value more than `maxFutureMs` after the largest accepted event time
+ * does not move the clock by itself: it is held until `confirmations` (default 3) following
+ * values also lie beyond that bound, a real gap in the data, and the held values are then
+ * applied in arrival order; a value in bound arriving first shows the held ones were outliers:
+ * they are rejected, counted in `stats.future` and sent to `rejected.next` if given. Values
+ * still held when the source completes are rejected. `eventTime$` is trusted: when it moves
+ * time, held values it brings in bound are applied. Data time only: replays decide alike.
+ *
  * On completion the open windows are emitted in start order (unless `emitOnComplete: false`),
  * then the output completes and `eventTime$` is unsubscribed. An error of the source or
  * `eventTime$` errors the output; a throwing callback errors it with ERR_CALLBACK_FAILED and a
