@@ -1,4 +1,6 @@
-import { from, Subject } from 'rxjs';
+import { deserialize, serialize } from 'node:v8';
+import { from, map, Subject } from 'rxjs';
+import { ScopeSnapshot, StateScope, withStateScope } from '../../lib/state/scope';
 import { TestScheduler } from 'rxjs/testing';
 import {
   counting, fixedPanes, partitionBy, slidingHourWindow, slidingWindow, tumblingWindow, WindowChange, WindowResult, windowStats,
@@ -145,5 +147,64 @@ describe("the future bound of partitionBy's global clock", () => {
     expect(bounded.rejected).toEqual([]);
     expect(bounded.out).toEqual(run(events).out);
     expect(bounded.out).toEqual(['a:1', 'b:1', 'a:0', 'a:1', 'b:0', 'b:1', 'c:1', 'a:2', 'b:2']);
+  });
+});
+
+describe('the future bound in checkpoints', () => {
+  // Deep copies, as a checkpoint written and read back would be.
+  const copy = (snapshot: ScopeSnapshot): ScopeSnapshot => deserialize(serialize(snapshot)) as ScopeSnapshot;
+
+  it('tumblingWindow: held values and the rejected count survive a restore, and the restored run decides the same', () => {
+    const options = { ...hourly, uid: 'w', maxFutureMs: H };
+    const before = new Subject<Ev>();
+    const scope = new StateScope();
+    withStateScope(scope, () => before.pipe(tumblingWindow(options)).subscribe());
+    before.next(ev('a', 0));
+    before.next(far('a'));
+    before.next(ev('a', 0.2)); // rejects the first 9999 event
+    before.next(far('b')); // held when the checkpoint is taken
+    const saved = copy(scope.snapshot());
+
+    const stats = windowStats();
+    const rejected: Ev[] = [];
+    const out: WindowResult<string, number>[] = [];
+    const after = new Subject<Ev>();
+    withStateScope(new StateScope(saved), () =>
+      after.pipe(tumblingWindow({ ...options, stats, rejected: { next: (e) => rejected.push(e) } })).subscribe((r) => out.push(r)),
+    );
+    expect(stats.future).toBe(1);
+    after.next(ev('a', 1.1)); // in bound: the held far('b') was an outlier
+    after.complete();
+    expect(rejected).toEqual([far('b')]);
+    expect(stats.future).toBe(2);
+    expect(out).toEqual([result('a', 2, 0, 1), result('a', 1, 1, 2)]);
+  });
+
+  it('partitionBy: values held before routing survive a restore and are routed once confirmed', () => {
+    const build = (out: string[]) =>
+      partitionBy({
+        uid: 'p',
+        keyOf: (e: Ev) => e.k,
+        timestampOf: (e: Ev) => e.t,
+        maxFutureMs: H,
+        pipeline: ({ key }) => (input) => input.pipe(map((e: Ev) => `${key}@${e.t / H}`)),
+      });
+    const before = new Subject<Ev>();
+    const scope = new StateScope();
+    const seen: string[] = [];
+    withStateScope(scope, () => before.pipe(build(seen)).subscribe((s) => seen.push(s)));
+    before.next(ev('a', 0));
+    before.next(ev('b', 12));
+    before.next(ev('a', 12));
+    expect(seen).toEqual(['a@0']);
+    const saved = copy(scope.snapshot());
+
+    const out: string[] = [];
+    const after = new Subject<Ev>();
+    withStateScope(new StateScope(saved), () => after.pipe(build(out)).subscribe((s) => out.push(s)));
+    after.next(ev('c', 12));
+    expect(out).toEqual([]);
+    after.next(ev('a', 12.5));
+    expect(out).toEqual(['b@12', 'a@12', 'c@12', 'a@12.5']);
   });
 });
