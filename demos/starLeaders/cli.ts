@@ -100,6 +100,9 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
   const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
   const gate = new FlowGate();
+  // Paced, the sinks hold the pacer through a gate of their own (its full queue then pauses the
+  // reader); unpaced, they pause the reader directly.
+  const sinkGate = flags.speed !== undefined ? new FlowGate() : gate;
   const stats = windowStats();
   const unreadable = new Subject<Unreadable>();
   const rejected = new Subject<GitHubEvent>();
@@ -117,7 +120,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const parsed = lines.pipe(
     parseEvents(unreadable),
     finalize(() => unreadable.complete()),
-    flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate }) : (e) => e,
+    flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate, outputGate: sinkGate }) : (e) => e,
     // Counted as they leave the pacer: what the pipeline has seen, not what waits in its queue.
     tap((e) => {
       events += 1;
@@ -133,7 +136,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   const latest = new Map<number, Leader[]>();
   const sinks: Observable<never>[] = [leaders.pipe(tap((out) => latest.set(out.partition, out.leaders)), ignoreElements())];
   const json = leaders.pipe(map(toJson));
-  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate })));
+  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate: sinkGate })));
   // Refused Origins and Hosts, oversized messages, slow clients: one line per kind per second.
   const faults = faultLog(io);
   if (flags.wsOut !== undefined) {
@@ -142,8 +145,8 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson, onClientError })));
   }
   const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined || flags.output !== undefined;
-  if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate })));
-  if (flags.format === 'json' && (flags.print === true || !elsewhere)) sinks.push(json.pipe(writeLines(io.stdout, { gate })));
+  if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate: sinkGate })));
+  if (flags.format === 'json' && (flags.print === true || !elsewhere)) sinks.push(json.pipe(writeLines(io.stdout, { gate: sinkGate })));
   if (flags.dashboard !== undefined || flags.wsOut !== undefined) {
     // Both keep serving the final state after a replay: say that the wait is for the user now.
     sinks.push(leaders.pipe(ignoreElements(), endWith(null), tap(() => io.stderr.write(`star-leaders: replay finished: ${events} events; serving until Ctrl+C\n`)), ignoreElements()));
