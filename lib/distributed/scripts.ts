@@ -8,14 +8,15 @@ import { LuaScript } from './connection';
 
 /**
  * Takes a partition's lease if it is free (or already this worker's, when a reply was lost) and
- * returns the new fencing epoch, or 0 if another worker holds it.
+ * returns the new fencing epoch; if another worker holds it, minus the milliseconds its lease
+ * has left (so a worker waiting for it can try again just then).
  * KEYS: lease, epoch. ARGV: worker, lease ms.
  */
 export const ACQUIRE = new LuaScript(
   'rivulet-acquire',
   `#!lua
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
+if holder and holder ~= ARGV[1] then return -math.max(1, redis.call('PTTL', KEYS[1])) end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return redis.call('INCR', KEYS[2])`,
 );
@@ -77,7 +78,8 @@ return 1`,
 
 /**
  * A worker's heartbeat: records until when it counts as live (server time plus the timeout, so
- * readers need not know the timeout), forgets workers past theirs, and returns how many are live.
+ * readers need not know the timeout), forgets workers past theirs, and returns how many are live
+ * and in how many milliseconds the next other worker expires if it stays silent (-1: none).
  * KEYS: workers. ARGV: worker, timeout ms.
  */
 export const HEARTBEAT = new LuaScript(
@@ -87,7 +89,15 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-return redis.call('ZCARD', KEYS[1])`,
+local soonest = -1
+local first = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+for i = 1, #first, 2 do
+  if first[i] ~= ARGV[1] then
+    soonest = tonumber(first[i + 1]) - now
+    break
+  end
+end
+return {redis.call('ZCARD', KEYS[1]), soonest}`,
 );
 
 /** How many workers are live, without being one (for readers). KEYS: workers. */

@@ -195,12 +195,17 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
     emit({ type: 'lost', partition, reason: outcome === 'handed back' ? 'handed back' : 'released' });
   };
 
-  const beat = async (): Promise<void> => {
+  /** One beat; returns in how many ms the next one is due (sooner when a change is expected). */
+  const beat = async (): Promise<number> => {
+    let next = heartbeatMs;
     try {
-      live = Number(await HEARTBEAT.run(client, [app.keys.workers], [worker, leaseMs]));
+      const [liveNow, otherExpiresIn] = (await HEARTBEAT.run(client, [app.keys.workers], [worker, leaseMs])) as [number, number];
+      live = Number(liveNow);
+      // A silent worker drops out then, and this one's share may grow: look again just after.
+      if (otherExpiresIn >= 0) next = Math.min(next, Number(otherExpiresIn) + 1);
     } catch (error) {
       redisError(error);
-      return;
+      return next;
     }
     const newShare = Math.ceil(count / Math.max(1, live));
     if (newShare !== share) emit({ type: 'share', live, share: newShare });
@@ -228,10 +233,15 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
         epoch = Number(await ACQUIRE.run(client, [keys.lease, keys.epoch], [worker, leaseMs]));
       } catch (error) {
         redisError(error);
-        return;
+        return next;
       }
-      if (epoch === 0 || stop.signal.aborted) {
-        if (epoch !== 0) await releaseLease(index, epoch);
+      if (epoch <= 0) {
+        // Held by another: its lease lapses in -epoch ms if that worker is gone; try again then.
+        next = Math.min(next, -epoch + 1);
+        continue;
+      }
+      if (stop.signal.aborted) {
+        await releaseLease(index, epoch);
         continue;
       }
       wanted--;
@@ -247,14 +257,12 @@ export async function runWorker<T, K, P extends PartitionId, R>(client: RedisCli
         },
       );
     }
+    return next;
   };
 
   emit({ type: 'joined', worker });
   try {
-    while (!stop.signal.aborted) {
-      await beat();
-      await pause(heartbeatMs, stop.signal);
-    }
+    while (!stop.signal.aborted) await pause(await beat(), stop.signal);
   } finally {
     // Leave first, so that the others' share grows as soon as the leases are released.
     try {
