@@ -28,6 +28,7 @@ interface LogCountsFlags {
   output?: string;
   dashboard?: string;
   print?: boolean;
+  allowedHost: string[];
   drainTimeout: string;
 }
 
@@ -49,6 +50,7 @@ export function registerLogCounts(program: Command, io: CliIo): void {
     .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
     .option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)')
     .option('--print', 'print the JSON reports on stdout even with --out or --dashboard')
+    .option('--allowed-host <name>', 'another name (Host) under which --dashboard may be reached, e.g. behind a proxy; repeatable', (name: string, names: string[]) => [...names, name], [] as string[])
     .option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the windows still open', '5s')
     .action(async (files: string[], flags: LogCountsFlags) => runLogCounts(files, flags, io));
 
@@ -112,7 +114,7 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
     if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
     const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
     const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
-    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io) : EMPTY;
+    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io, flags.allowedHost) : EMPTY;
     // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
     const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view.pipe(takeUntil(stopped)));
     let drained = true;
@@ -137,8 +139,8 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
 }
 
 /** The page and its feed; it serves until Ctrl+C. */
-function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo): Observable<never> {
-  return serveLiveView({ ...parseSocketAddress(address), page: logCountsPage(), feeds: { '/feed': dashboard.feed() } }).pipe(
+function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo, allowedHosts: string[]): Observable<never> {
+  return serveLiveView({ ...parseSocketAddress(address), page: logCountsPage(), allowedHosts, feeds: { '/feed': dashboard.feed() } }).pipe(
     tap((view) => io.stderr.write(`log-counts: dashboard at ${view.url}\n`)),
     ignoreElements(),
   );

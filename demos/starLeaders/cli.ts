@@ -33,6 +33,7 @@ interface StarLeadersFlags {
   speed?: number;
   deadLetter?: string;
   print?: boolean;
+  allowedHost: string[];
   checkpoint?: string;
   checkpointEvery: string;
   output?: string;
@@ -80,6 +81,7 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
     .option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
     .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
     .option('--print', 'print every partition change as JSON on stdout even with --out, --ws-out or --dashboard')
+    .option('--allowed-host <name>', 'another name (Host) under which --dashboard and --ws-out may be reached, e.g. behind a proxy; repeatable', (name: string, names: string[]) => [...names, name], [] as string[])
     .action(async (files: string[], flags: StarLeadersFlags) => runStarLeaders(files, flags, io));
 
   program
@@ -142,7 +144,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   if (flags.wsOut !== undefined) {
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
     const onClientError = faults.reporter('--ws-out');
-    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson, onClientError })));
+    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson, onClientError, allowedHosts: flags.allowedHost })));
   }
   const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined || flags.output !== undefined;
   if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate: sinkGate })));
@@ -185,6 +187,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const view = serveLiveView({
       ...parseSocketAddress(flags.dashboard),
       page: dashboardPage(),
+      allowedHosts: flags.allowedHost,
       feeds: { '/feed': { source: live, snapshot: () => state.snapshot(statsMessage(0)) } },
       onClientError: faults.reporter('dashboard feed'),
     });
