@@ -35,7 +35,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** BENCH_PART=scaling or takeover runs only that part. */
 const PART = process.env.BENCH_PART;
 const PARTITIONS = 10;
-const PARAMS = { partitions: PARTITIONS, windowHours: 24, top: 10, allowedLatenessMs: 0 };
+const PARAMS = { partitions: PARTITIONS, windowHours: 24, top: 10, allowedLatenessMs: 0, maxFutureMs: 3_600_000 };
 const TAKEOVER_LEASE_MS = 2000;
 const CLK_TCK = 100; // Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 
@@ -243,10 +243,7 @@ async function bench(): Promise<void> {
   process.stderr.write(`input: ${events.length} star-leaders events (of ${all.length}) over ${PARTITIONS} partitions\n`);
 
   const single: Array<{ seconds: number; outputs: number }> = [];
-  await singleProcessRun(events); // warm-up
-  for (let i = 0; i < RUNS; i++) single.push(await singleProcessRun(events));
-  const singleSeconds = median(single.map((r) => r.seconds));
-  process.stderr.write(`one process: ${singleSeconds.toFixed(2)} s (median of ${RUNS}), ${single[0].outputs} outputs\n`);
+  const expected = (await singleProcessRun(events)).outputs; // also the warm-up
 
   const redis = await startRedisServer();
   const client = connectRedis({ url: redis.url });
@@ -254,10 +251,14 @@ async function bench(): Promise<void> {
   const takeover: Array<{ first: number; all: number; partitions: number }> = [];
   try {
     for (let round = 0; round < (PART === 'takeover' ? 0 : RUNS); round++) {
-      // Rounds of 1, 2, 3 workers, so that load on a shared machine weighs on each alike.
+      // Rounds of one process, 1, 2 and 3 workers, so that load on a shared machine weighs on
+      // each alike.
+      const one = await singleProcessRun(events);
+      single.push(one);
+      process.stderr.write(`one process, run ${round + 1}: ${one.seconds.toFixed(2)} s\n`);
       for (const n of [1, 2, 3]) {
         const run = await distributedRun(client, redis.url, redis.pid, events, n);
-        if (run.outputs !== single[0].outputs) throw new Error(`${n} workers emitted ${run.outputs} outputs, one process ${single[0].outputs}; ${JSON.stringify(run)}`);
+        if (run.outputs !== expected) throw new Error(`${n} workers emitted ${run.outputs} outputs, one process ${expected}`);
         byN.set(n, [...(byN.get(n) ?? []), run]);
         process.stderr.write(`${n} worker(s), run ${round + 1}: ${run.seconds.toFixed(2)} s, Redis CPU ${run.redisCpu.toFixed(2)} s, workers CPU ${run.workersCpu.toFixed(2)} s\n`);
       }
@@ -278,7 +279,7 @@ async function bench(): Promise<void> {
     const cpu = runs.map((r) => r.redisCpu / (r.redisCpu + r.workersCpu));
     return { workers: n, seconds, entriesPerSecond: entries / seconds, eventsPerSecond: events.length / seconds, redisCpuShare: median(cpu), redisCpuOfWall: median(runs.map((r) => r.redisCpu / r.seconds)), runsSeconds: runs.map((r) => r.seconds) };
   });
-  const singleRate = events.length / singleSeconds;
+  const singleRate = single.length === 0 ? NaN : events.length / median(single.map((r) => r.seconds));
   const pad = (text: string, width: number) => text.padStart(width);
   const targets: Array<[string, number, string, boolean]> = [];
   const n1 = rows.find((r) => r.workers === 1);

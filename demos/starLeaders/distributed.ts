@@ -23,14 +23,17 @@ export interface StarLeadersParams {
   windowHours: number;
   top: number;
   allowedLatenessMs: number;
+  /** As `rivulet star-leaders --max-future`; undefined: no bound. */
+  maxFutureMs?: number;
 }
 
 /** star-leaders as a distributed application named `name` (the prefix of its Redis keys). */
 export function starLeadersApp(params: StarLeadersParams, name = 'star-leaders'): DistributedApp<GitHubEvent, string, number, PartitionLeaders> {
-  const { partitions, windowHours, top, allowedLatenessMs } = params;
+  const { partitions, windowHours, top, allowedLatenessMs, maxFutureMs } = params;
   return distributedApp({
     name,
-    ...starLeadersPartitioning({ partitions, windowHours, top, allowedLatenessMs }),
+    // The router applies the partitioning's future bound to the global clock, as partitionBy does.
+    ...starLeadersPartitioning({ partitions, windowHours, top, allowedLatenessMs, maxFutureMs }),
     // Windows expire when the watermark (clock minus lateness) crosses an hour; annotations age
     // when the clock itself does.
     tickEveryMs: HOUR_MS,
@@ -41,7 +44,7 @@ export function starLeadersApp(params: StarLeadersParams, name = 'star-leaders')
       if (!parsed.ok) throw new Error(parsed.reason);
       return parsed.event;
     },
-    params: { ...params },
+    params: maxFutureMs === undefined ? { partitions, windowHours, top, allowedLatenessMs } : { partitions, windowHours, top, allowedLatenessMs, maxFutureMs },
   });
 }
 
@@ -53,7 +56,8 @@ function appOfSettings(settings: DistributedSettings): DistributedApp<GitHubEven
     if (typeof value !== 'number') throw new Error(`${settings.app}: the settings in Redis have no ${key}; were they written by star-leaders?`);
     return value;
   };
-  return starLeadersApp({ partitions: number('partitions'), windowHours: number('windowHours'), top: number('top'), allowedLatenessMs: number('allowedLatenessMs') }, settings.app);
+  const maxFutureMs = typeof p.maxFutureMs === 'number' ? p.maxFutureMs : undefined;
+  return starLeadersApp({ partitions: number('partitions'), windowHours: number('windowHours'), top: number('top'), allowedLatenessMs: number('allowedLatenessMs'), maxFutureMs }, settings.app);
 }
 
 interface ConnectionFlags {
@@ -104,10 +108,12 @@ export function registerDistributedStarLeaders(program: Command, io: CliIo): voi
     .option('--window-hours <n>', 'hours of event time in the star window', positiveInt, 24)
     .option('--top <n>', 'leaders per partition', positiveInt, 10)
     .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
+    .option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)', '1h')
     .option('--max-backlog <n>', 'entries waiting in one partition above which reading pauses', positiveInt, 20_000)
-    .action(async (files: string[], flags: ConnectionFlags & { partitions: number; windowHours: number; top: number; allowedLateness: string; maxBacklog: number }) => {
+    .action(async (files: string[], flags: ConnectionFlags & { partitions: number; windowHours: number; top: number; allowedLateness: string; maxFuture: string; maxBacklog: number }) => {
       const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
-      const app = starLeadersApp({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs }, flags.app);
+      const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
+      const app = starLeadersApp({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, maxFutureMs }, flags.app);
       const paths = files.length > 0 ? files : BUNDLED_ARCHIVE;
       const { client } = connect(flags, io, 'route');
       let unreadable = 0;
@@ -143,6 +149,7 @@ export function registerDistributedStarLeaders(program: Command, io: CliIo): voi
           io.stdout.write(`${label}: ${summary.values} events, ${appended} appended now (${summary.skipped} entries were already in Redis), ${summary.ticks} clock ticks to each of ${app.partitions.length} partitions\n`);
           io.stdout.write(`${label}: appended by partition: ${summary.appendedByPartition.map((n, i) => `${String(app.partitions[i])}:${n}`).join(' ')}\n`);
         }
+        if (summary.rejected > 0) io.stderr.write(`${label}: ${summary.rejected} events lay beyond --max-future and were rejected\n`);
         if (unreadable > 0) io.stderr.write(`${label}: ${unreadable} input lines could not be read as events\n`);
       } finally {
         await closeRedis(client);

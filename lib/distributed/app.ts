@@ -7,6 +7,7 @@ import type { Observable, OperatorFunction } from 'rxjs';
 import { invalidOption } from '../core/errors';
 import { toJson } from '../core/json';
 import type { Partitioner } from '../partitioning/partitioners';
+import { checkFutureOptions } from '../windowing/futureBound';
 import { appKeys, AppKeys, checkAppName, MAX_PARTITIONS, partitionKeys, PartitionKeys, partitionTags } from './keys';
 
 /** What a partition's sub-pipeline knows about itself (as `partitionBy`'s `PartitionContext`). */
@@ -39,6 +40,14 @@ export interface DistributedAppOptions<T, K, P extends PartitionId, R> {
   /** Event time of a value (ms): the router's clock; without it there are no ticks. */
   timestampOf?: (value: T) => number;
   /**
+   * As `partitionBy`'s: the router holds a value further ahead of its clock than this, routes it
+   * once `confirmations` more confirm the jump, and rejects it when a value in bound shows it was
+   * an outlier (or the input ends). Must be at least `tickEveryMs`, so that a released jump is
+   * always followed by a tick.
+   */
+  maxFutureMs?: number;
+  confirmations?: number;
+  /**
    * The router appends a clock tick to every partition when the clock crosses a multiple of this
    * (plus each offset). Default one hour. Outputs equal a single process's when the pipeline only
    * depends on which such interval the clock is in (windows whose panes are multiples of it).
@@ -62,6 +71,8 @@ export interface DistributedApp<T, K, P extends PartitionId, R> {
   readonly partitioner: Partitioner<K, P>;
   readonly pipeline: (context: DistributedContext<P>) => OperatorFunction<T, R>;
   readonly timestampOf: ((value: T) => number) | undefined;
+  readonly maxFutureMs: number | undefined;
+  readonly confirmations: number;
   readonly tickEveryMs: number;
   readonly tickOffsetsMs: readonly number[];
   readonly encode: (value: T) => string;
@@ -107,6 +118,10 @@ export function distributedApp<T, K, P extends PartitionId, R>(options: Distribu
   }
   const tickEveryMs = options.tickEveryMs ?? HOUR_MS;
   if (!(Number.isInteger(tickEveryMs) && tickEveryMs > 0)) throw invalidOption(where, `tickEveryMs must be an integer > 0, got ${String(tickEveryMs)}`);
+  const { maxFutureMs, confirmations } = options;
+  checkFutureOptions(where, maxFutureMs, confirmations, undefined);
+  if (maxFutureMs !== undefined && timestampOf === undefined) throw invalidOption(where, 'maxFutureMs needs timestampOf');
+  if (maxFutureMs !== undefined && maxFutureMs < tickEveryMs) throw invalidOption(where, `maxFutureMs (${maxFutureMs}) must be at least tickEveryMs (${tickEveryMs})`);
   const tickOffsetsMs = [...(options.tickOffsetsMs ?? [0])];
   if (tickOffsetsMs.length === 0 || tickOffsetsMs.some((o) => !Number.isInteger(o) || o < 0)) throw invalidOption(where, 'tickOffsetsMs must be a non-empty list of integers >= 0');
   for (const [fn, label] of [[options.encode, 'encode'], [options.decode, 'decode'], [options.encodeOutput, 'encodeOutput'], [options.decodeOutput, 'decodeOutput']] as const) {
@@ -123,6 +138,8 @@ export function distributedApp<T, K, P extends PartitionId, R>(options: Distribu
     partitioner,
     pipeline,
     timestampOf,
+    maxFutureMs,
+    confirmations: confirmations ?? 3,
     tickEveryMs,
     tickOffsetsMs: Object.freeze(tickOffsetsMs),
     encode: options.encode ?? ((value: T) => JSON.stringify(value)),

@@ -16,6 +16,7 @@
 import { Observable, Subscription } from 'rxjs';
 import { FlowGate } from '../core/flowGate';
 import { invalidOption, RivuletError } from '../core/errors';
+import { FutureBound } from '../windowing/futureBound';
 import type { DistributedApp, PartitionId } from './app';
 import { LuaScript, redisFailed, type RedisClient } from './connection';
 import { lastIdOf, parseId } from './streamIds';
@@ -36,6 +37,8 @@ export interface RouteOptions<T> {
   maxInFlight?: number;
   /** Stops routing; the input stays unfinished, and a rerun resumes it. */
   signal?: AbortSignal;
+  /** Values the application's future bound rejected (see `maxFutureMs`), in order. */
+  onRejected?: (value: T) => void;
   onEvent?: (event: RouteEvent) => void;
 }
 
@@ -47,8 +50,10 @@ export type RouteEvent =
 export interface RouteSummary {
   /** 'routed', 'already-routed' (nothing done), or 'stopped' (by the signal; unfinished). */
   outcome: 'routed' | 'already-routed' | 'stopped';
-  /** Values of this input (already there or appended now). */
+  /** Values of this input routed (already there or appended now). */
   values: number;
+  /** Values of this input that the future bound rejected. */
+  rejected: number;
   /** Values appended now, by partition index. */
   appendedByPartition: number[];
   /** Entries (values and ticks) found in Redis from an earlier, interrupted run. */
@@ -96,7 +101,7 @@ export async function route<T, K, P extends PartitionId, R>(client: RedisClient,
   const recordText = await call('reading the router record', () => client.get(app.keys.router));
   const record: RouterRecord = recordText === null ? EMPTY_RECORD : (JSON.parse(recordText) as RouterRecord);
   const count = app.partitions.length;
-  const summary: RouteSummary = { outcome: 'routed', values: 0, appendedByPartition: new Array<number>(count).fill(0), skipped: 0, ticks: 0, base: 0 };
+  const summary: RouteSummary = { outcome: 'routed', values: 0, rejected: 0, appendedByPartition: new Array<number>(count).fill(0), skipped: 0, ticks: 0, base: 0 };
 
   let current = record.current;
   if (current !== null && current.input !== inputId) {
@@ -141,6 +146,31 @@ export async function route<T, K, P extends PartitionId, R>(client: RedisClient,
       }),
     );
     return true;
+  };
+
+  const bound = app.maxFutureMs === undefined ? undefined : new FutureBound<T>(app.maxFutureMs, app.confirmations);
+  const takeRejected = (): void => {
+    for (const value of bound!.takeRejected()) {
+      summary.rejected++;
+      options.onRejected?.(value);
+    }
+  };
+
+  /** Appends a value with the next sequence number, then a tick to every partition if it moved the clock across a boundary. */
+  const routeOne = (value: T, time: number | undefined): void => {
+    seq++;
+    summary.values++;
+    const partition = app.partitioner.partitionOf(app.keyOf(value));
+    const index = app.indexOf.get(partition);
+    if (index === undefined) throw new RivuletError('ERR_INVALID_VALUE', `route: ${app.partitioner.name} returned ${String(partition)}, not one of the partitions it declares`);
+    if (append(index, seq, 0, 'e', app.encode(value))) summary.appendedByPartition[index]++;
+    if (time === undefined || !(time > clock)) return;
+    const tick = crosses(clock, time);
+    clock = time;
+    if (!tick) return;
+    let appended = false;
+    for (let i = 0; i < count; i++) appended = append(i, seq, 1, 't', String(time)) || appended;
+    if (appended) summary.ticks++;
   };
 
   const crosses = (from: number, to: number): boolean =>
@@ -203,23 +233,16 @@ export async function route<T, K, P extends PartitionId, R>(client: RedisClient,
         if (finished) return;
         if (failure) return finish({ error: failure.error });
         try {
-          seq++;
-          summary.values++;
-          const partition = app.partitioner.partitionOf(app.keyOf(value));
-          const index = app.indexOf.get(partition);
-          if (index === undefined) throw new RivuletError('ERR_INVALID_VALUE', `route: ${app.partitioner.name} returned ${String(partition)}, not one of the partitions it declares`);
-          if (append(index, seq, 0, 'e', app.encode(value))) summary.appendedByPartition[index]++;
-          if (app.timestampOf !== undefined) {
+          if (app.timestampOf === undefined) routeOne(value, undefined);
+          else {
             const t = app.timestampOf(value);
             if (typeof t !== 'number' || !Number.isFinite(t)) throw new RivuletError('ERR_INVALID_VALUE', `route: timestampOf returned ${String(t)}, not a finite number`);
-            if (t > clock) {
-              const tick = crosses(clock, t);
-              clock = t;
-              if (tick) {
-                let appended = false;
-                for (let i = 0; i < count; i++) appended = append(i, seq, 1, 't', String(t)) || appended;
-                if (appended) summary.ticks++;
-              }
+            if (bound === undefined) routeOne(value, t);
+            else {
+              const verdict = bound.offer(t, value, clock);
+              takeRejected();
+              if (verdict === 'accept') routeOne(value, t);
+              else if (verdict === 'release') for (const [time, held] of bound.takeReleased()) routeOne(held, time);
             }
           }
         } catch (error) {
@@ -228,7 +251,12 @@ export async function route<T, K, P extends PartitionId, R>(client: RedisClient,
         if (inFlight.length >= maxInFlight) void drain(true);
       },
       error: (error: unknown) => finish({ error }),
-      complete: () => finish({ ok: 'completed' }),
+      complete: () => {
+        // As partitionBy at the end of its input: held values can no longer be confirmed.
+        bound?.rejectHeld();
+        if (bound) takeRejected();
+        finish({ ok: 'completed' });
+      },
     });
   });
 

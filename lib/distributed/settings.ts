@@ -21,6 +21,9 @@ export interface DistributedSettings {
   timed: boolean;
   tickEveryMs: number;
   tickOffsetsMs: number[];
+  /** The router's future bound (null: none) and its confirmations. */
+  maxFutureMs: number | null;
+  confirmations: number;
   params: Record<string, string | number | boolean>;
 }
 
@@ -34,6 +37,8 @@ export function settingsOf<T, K, P extends PartitionId, R>(app: DistributedApp<T
     timed: app.timestampOf !== undefined,
     tickEveryMs: app.tickEveryMs,
     tickOffsetsMs: [...app.tickOffsetsMs],
+    maxFutureMs: app.maxFutureMs ?? null,
+    confirmations: app.confirmations,
     params: { ...app.params },
   };
 }
@@ -42,7 +47,7 @@ export function settingsOf<T, K, P extends PartitionId, R>(app: DistributedApp<T
 export function settingsMismatch<T, K, P extends PartitionId, R>(app: DistributedApp<T, K, P, R>, settings: DistributedSettings): string | undefined {
   const mine = settingsOf(app);
   const differences: string[] = [];
-  const fields: Array<keyof DistributedSettings> = ['format', 'app', 'partitioner', 'partitions', 'tags', 'timed', 'tickEveryMs', 'tickOffsetsMs'];
+  const fields: Array<keyof DistributedSettings> = ['format', 'app', 'partitioner', 'partitions', 'tags', 'timed', 'tickEveryMs', 'tickOffsetsMs', 'maxFutureMs', 'confirmations'];
   for (const field of fields) {
     if (JSON.stringify(mine[field]) !== JSON.stringify(settings[field])) differences.push(`${field} ${brief(settings[field])} (here: ${brief(mine[field])})`);
   }

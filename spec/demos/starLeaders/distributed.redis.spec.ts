@@ -142,7 +142,8 @@ afterEach(async () => {
 /** One application on a Redis: CLI arguments and a client to watch it with. */
 function application(connection: string[], client: RedisClient) {
   const name = `sl-${process.pid}-${++appCount}`;
-  const app = starLeadersApp({ partitions: PARTITIONS, windowHours: 24, top: 10, allowedLatenessMs: 0 }, name);
+  // What `rivulet route star-leaders` sets up by default (--max-future 1h, as `rivulet star-leaders`).
+  const app = starLeadersApp({ partitions: PARTITIONS, windowHours: 24, top: 10, allowedLatenessMs: 0, maxFutureMs: 3_600_000 }, name);
   const args = [...connection, '--app', name];
   /** Input entries not yet consumed (inputs are trimmed up to the committed offsets). */
   const remaining = async () => (await Promise.all(app.partitionKeys.map((k) => client.xlen(k.input)))).reduce((a, b) => a + b, 0);
@@ -200,14 +201,21 @@ describe('distributed star-leaders on one Redis node', () => {
     expect(await finished(a.route())).toMatch(/these files were routed before/);
   });
 
-  it.each([2, 3])('%i workers share the partitions and emit the same', async (n) => {
+  it.each([2, 3])('%i workers share the partitions and emit the same; results --follow prints them as they come', async (n) => {
     const a = on();
+    const follow = a.results('--follow');
+    await follow.stderrMatches(/waiting for a router/);
     const workers = Array.from({ length: n }, () => a.worker());
     await Promise.all(workers.map((w) => w.stderrMatches(/waiting for a router|joined/)));
     await a.routeAll();
     await a.expectEquivalent();
     await Promise.all(workers.map((w) => w.stderrMatches(/gained partition/)));
     await Promise.all(workers.map(terminate));
+    // Following, every output arrives once, each partition's in order, the partitions interleaved.
+    await waitFor('the follower to print every output', () => follow.stdout.split('\n').length - 1 >= referenceOutputs());
+    follow.child.kill('SIGINT');
+    expect((await follow.exited).code).toBe(130);
+    expect(byPartition(follow.stdout, true)).toEqual(reference);
   });
 
   it('a worker killed with SIGKILL mid-run: the other takes its partitions after the lease, from its last commits', async () => {

@@ -1,4 +1,4 @@
-import { from, lastValueFrom, Observable, OperatorFunction, toArray } from 'rxjs';
+import { from, lastValueFrom, map, Observable, OperatorFunction, toArray } from 'rxjs';
 import {
   closeRedis, connectRedis, FlowGate, DistributedApp, distributedApp, DistributedContext, hashMod, joinScope, partitionBy, readResults, RedisClient,
   route, RouteEvent, runWorker, WorkerEvent,
@@ -213,6 +213,35 @@ describe('distributed runs on one Redis node', () => {
     expect(second).toMatchObject({ outcome: 'routed', values: 1, base: 4, ticks: 1 });
     const a = app.partitionKeys[partitionOf('a')].input;
     expect((await client.xrevrange(a, '+', '-', 'COUNT', 2)).map(([id]) => id)).toEqual(['5-1', '5-0']);
+  });
+
+  it('applies the future bound as partitionBy does: an outlier is rejected, a confirmed jump is routed in arrival order with the next numbers', async () => {
+    const echo = { ...partitioning, maxFutureMs: HOUR, pipeline: ({ key }: DistributedContext<number>) => (s: Observable<Visit>) => s.pipe(map((v) => ({ partition: key, text: v.user }))) };
+    const app = distributedApp({ name: nextName(), ...echo });
+    const t0 = 10 * HOUR;
+    const input: Visit[] = [
+      { user: 'a', n: 1, at: t0 },
+      { user: 'outlier', n: 1, at: t0 + 10 * HOUR },
+      { user: 'c', n: 1, at: t0 + 60_000 },
+      { user: 'd', n: 1, at: t0 + 20 * HOUR },
+      { user: 'e', n: 1, at: t0 + 20 * HOUR + 1 },
+      { user: 'f', n: 1, at: t0 + 20 * HOUR + 2 },
+      { user: 'g', n: 1, at: t0 + 20 * HOUR + 3 },
+    ];
+    const rejected: Visit[] = [];
+    const summary = await route(client, app, { source: () => from(input), inputId: 'all', onRejected: (v) => rejected.push(v) });
+    expect(summary).toMatchObject({ values: 6, rejected: 1, ticks: 2 });
+    expect(rejected.map((v) => v.user)).toEqual(['outlier']);
+    const routed = (await Promise.all(app.partitionKeys.map((k) => client.xrange(k.input, '-', '+'))))
+      .flat()
+      .filter(([, fields]) => fields[0] === 'e')
+      .sort(([x], [y]) => parseInt(x, 10) - parseInt(y, 10))
+      .map(([id, fields]) => `${id} ${(JSON.parse(fields[1]) as Visit).user}`);
+    expect(routed).toEqual(['1-0 a', '2-0 c', '3-0 d', '4-0 e', '5-0 f', '6-0 g']);
+    // partitionBy in one process delivers the same values to the same partitions, in the same order.
+    const oneProcess = await lastValueFrom(from(input).pipe(partitionBy(echo), toArray()));
+    workers.push(startWorker(redis.url, app));
+    expect(await results(client, app)).toEqual(byPartition(oneProcess.map((l) => [l.partition, l.text])));
   });
 
   it('a router stopped midway appends exactly what was missing when run again, and refuses another input meanwhile', async () => {
