@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { concat, concatMap, defer, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, switchMap, takeUntil, tap, timer } from 'rxjs';
+import { AsyncSubject, concat, concatMap, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, tap } from 'rxjs';
 import {
   fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
@@ -9,6 +9,7 @@ import { CountProgress, countProgress } from '../progress';
 import { runCheckpointedLogCounts } from './checkpointed';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
+import { gracefulStop, GracefulStop } from '../shutdown';
 import { LogCountsDashboard, logCountsPage } from './dashboardFeed';
 import { DayReport, DeadLetter, END_OF_DAY, LogCountsOptions, LogInput, logCounts } from './logCounts';
 
@@ -70,65 +71,45 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
       ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness'), maxFutureMs: parseDuration(flags.maxFuture, '--max-future') }
       : undefined;
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
-  const drainTimeoutMs = parseDuration(flags.drainTimeout, '--drain-timeout');
+  const stop = gracefulStop(io, { app: 'log-counts', drainTimeoutMs: parseDuration(flags.drainTimeout, '--drain-timeout'), drainTimeout: flags.drainTimeout });
   const gate = new FlowGate();
   const deadLetters = new Subject<DeadLetter>();
   let beyondFuture = 0;
   deadLetters.subscribe((d) => {
     if (d.reason === 'beyond --max-future') beyondFuture += 1;
   });
-  // A stop completes the input instead of tearing everything down, so that the windows still
-  // open are emitted once (marked as closed by the shutdown) and the outputs can take them.
-  let stopping = false;
-  const stopped = defer(() => io.stopRequested).pipe(tap(() => (stopping = true)), share());
   const markShutdown = (report: DayReport | Map<string, number>) =>
-    stopping && !(report instanceof Map) ? { ...report, closedBy: 'shutdown' as const } : report;
-  let pendingRecords = 0;
-  let pendingBytes = 0;
+    stop.stopping && !(report instanceof Map) ? { ...report, closedBy: 'shutdown' as const } : report;
   if (flags.dashboard !== undefined && flags.compat !== undefined) throw new Error('--dashboard draws the reports by day; it has no --compat wallaroo view');
   const inputFiles = files.length > 0 ? files : BUNDLED_LOGS;
   // Files only: a listener has no end to measure against.
   const progress = flags.listen === undefined ? countProgress(io, 'log-counts', inputFiles) : undefined;
   try {
-    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(inputFiles, gate, progress)).pipe(takeUntil(stopped));
+    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(inputFiles, gate, progress)).pipe(stop.input());
     const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
     const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
+    const reportsDone = new AsyncSubject<void>();
     const reports = watched.pipe(
       logCounts({ compat: flags.compat, eventTime, deadLetter: deadLetters }),
       map(markShutdown),
       // The bar goes once the last report is out, before the dashboard says the input has ended.
       tap({ next: () => progress?.day(), complete: () => progress?.stop() }),
     );
-    const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io))).pipe(
+    const results = (dashboard === undefined ? reports : reports.pipe(dashboardReports(dashboard, io, stop))).pipe(
       map(toJson),
-      tap((json) => {
-        if (!stopping) return;
-        pendingRecords += 1;
-        pendingBytes += Buffer.byteLength(json) + 1;
-      }),
+      tap({ next: (json) => stop.produced(json), complete: () => (reportsDone.next(), reportsDone.complete()) }),
       share(),
     );
     const sinks: Observable<never>[] = [];
-    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate })));
-    if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate })));
-    if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate })));
+    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate }), stop.output(`--out ${flags.out}`)));
+    if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate }), stop.output(`--output ${flags.output}`)));
+    if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate }), stop.output('stdout')));
     const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
     const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
-    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io, flags.allowedHost) : EMPTY;
+    // The page gets the reports of the stop too, then closes.
+    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io, flags.allowedHost).pipe(stop.serving(reportsDone)) : EMPTY;
     // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
-    const run = merge(dead, out.pipe(finalize(() => deadLetters.complete())), view.pipe(takeUntil(stopped)));
-    let drained = true;
-    const deadline = stopped.pipe(
-      switchMap(() => timer(drainTimeoutMs)),
-      tap(() => (drained = false)),
-    );
-    await lastValueFrom(run.pipe(takeUntil(deadline)), { defaultValue: undefined });
-    if (!drained) {
-      io.stderr.write(
-        `log-counts: stopped after --drain-timeout ${flags.drainTimeout} with output not yet delivered: ` +
-          `${pendingRecords} record(s) (${pendingBytes} bytes) were produced at the stop and may not have been delivered\n`,
-      );
-    }
+    await stop.run(merge(dead, out.pipe(finalize(() => deadLetters.complete())), view));
   } finally {
     progress?.stop();
   }
@@ -147,12 +128,12 @@ function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo
 }
 
 /** Gives the dashboard every report and, after the last one, says that the input has ended. */
-function dashboardReports<T>(dashboard: LogCountsDashboard, io: CliIo): MonoTypeOperatorFunction<T> {
+function dashboardReports<T>(dashboard: LogCountsDashboard, io: CliIo, stop: GracefulStop): MonoTypeOperatorFunction<T> {
   return tap({
     next: (report) => dashboard.report(report as DayReport),
     complete: () => {
       dashboard.finish();
-      io.stderr.write(`log-counts: input finished: ${dashboard.linesSeen} lines; serving until Ctrl+C\n`);
+      if (!stop.stopping) io.stderr.write(`log-counts: input finished: ${dashboard.linesSeen} lines; serving until Ctrl+C\n`);
     },
   });
 }

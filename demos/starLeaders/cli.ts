@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  concatMap, connect, defer, EMPTY, endWith, finalize, ignoreElements, interval, lastValueFrom, map, merge, mergeMap, MonoTypeOperatorFunction, NEVER,
-  Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
+  AsyncSubject, concat, concatMap, connect, defer, EMPTY, endWith, finalize, from, ignoreElements, interval, lastValueFrom, map, merge, mergeMap,
+  MonoTypeOperatorFunction, Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
 } from 'rxjs';
 import {
   fileLines, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
+import { gracefulStop } from '../shutdown';
 import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
@@ -37,6 +38,7 @@ interface StarLeadersFlags {
   checkpoint?: string;
   checkpointEvery: string;
   output?: string;
+  drainTimeout: string;
 }
 
 /** A line of input that could not be read as an event. */
@@ -82,6 +84,7 @@ export function registerStarLeaders(program: Command, io: CliIo): void {
     .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
     .option('--print', 'print every partition change as JSON on stdout even with --out, --ws-out or --dashboard')
     .option('--allowed-host <name>', 'another name (Host) under which --dashboard and --ws-out may be reached, e.g. behind a proxy; repeatable', (name: string, names: string[]) => [...names, name], [] as string[])
+    .option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the final lists', '5s')
     .action(async (files: string[], flags: StarLeadersFlags) => runStarLeaders(files, flags, io));
 
   program
@@ -101,6 +104,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, io);
   const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
   const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
+  const stop = gracefulStop(io, { app: 'star-leaders', drainTimeoutMs: parseDuration(flags.drainTimeout, '--drain-timeout'), drainTimeout: flags.drainTimeout });
   const gate = new FlowGate();
   // Paced, the sinks hold the pacer through a gate of their own (its full queue then pauses the
   // reader); unpaced, they pause the reader directly.
@@ -123,35 +127,52 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     parseEvents(unreadable),
     finalize(() => unreadable.complete()),
     flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate, outputGate: sinkGate }) : (e) => e,
+    // After the pacer: what waits in its queue at a stop was never seen by the pipeline.
+    stop.input(),
     // Counted as they leave the pacer: what the pipeline has seen, not what waits in its queue.
     tap((e) => {
       events += 1;
       if (!(e.createdAtMs <= lastEventTime)) lastEventTime = e.createdAtMs;
     }),
   );
-  const leaders = parsed.pipe(
-    starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats, maxFutureMs, rejected }),
-    finalize(() => rejected.complete()),
+  const latest = new Map<number, Leader[]>();
+  // At a stop, every partition's list once more, in partition order: the state the windows had.
+  const finalLists = defer(() => (stop.stopping ? from([...latest].sort(([a], [b]) => a - b).map(([partition, list]) => ({ partition, leaders: list }))) : EMPTY));
+  const leadersDone = new AsyncSubject<void>();
+  const leaders: Observable<PartitionLeaders> = concat(
+    parsed.pipe(
+      starLeaders({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, stats, maxFutureMs, rejected }),
+      finalize(() => rejected.complete()),
+      tap((out) => latest.set(out.partition, out.leaders)),
+    ),
+    finalLists,
+  ).pipe(
+    tap({ next: (out) => stop.produced(toJson(out)), complete: () => (leadersDone.next(), leadersDone.complete()) }),
     share(),
   );
 
-  const latest = new Map<number, Leader[]>();
-  const sinks: Observable<never>[] = [leaders.pipe(tap((out) => latest.set(out.partition, out.leaders)), ignoreElements())];
+  const sinks: Observable<never>[] = [leaders.pipe(ignoreElements())];
   const json = leaders.pipe(map(toJson));
-  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate: sinkGate })));
+  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate: sinkGate }), stop.output(`--out ${flags.out}`)));
   // Refused Origins and Hosts, oversized messages, slow clients: one line per kind per second.
   const faults = faultLog(io);
   if (flags.wsOut !== undefined) {
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
     const onClientError = faults.reporter('--ws-out');
-    sinks.push(leaders.pipe(webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: false, serialize: toJson, onClientError, allowedHosts: flags.allowedHost })));
+    // After a replay it keeps serving the final state; after a stop, it closes once its clients have everything.
+    const served = merge(leaders, stop.stopped.pipe(ignoreElements()));
+    const broadcast = webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: true, serialize: toJson, onClientError, allowedHosts: flags.allowedHost });
+    sinks.push(served.pipe(broadcast, stop.output(`--ws-out ${flags.wsOut}`)));
   }
   const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined || flags.output !== undefined;
-  if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate: sinkGate })));
-  if (flags.format === 'json' && (flags.print === true || !elsewhere)) sinks.push(json.pipe(writeLines(io.stdout, { gate: sinkGate })));
+  if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate: sinkGate }), stop.output(`--output ${flags.output}`)));
+  if (flags.format === 'json' && (flags.print === true || !elsewhere)) sinks.push(json.pipe(writeLines(io.stdout, { gate: sinkGate }), stop.output('stdout')));
   if (flags.dashboard !== undefined || flags.wsOut !== undefined) {
     // Both keep serving the final state after a replay: say that the wait is for the user now.
-    sinks.push(leaders.pipe(ignoreElements(), endWith(null), tap(() => io.stderr.write(`star-leaders: replay finished: ${events} events; serving until Ctrl+C\n`)), ignoreElements()));
+    const notice = () => {
+      if (!stop.stopping) io.stderr.write(`star-leaders: replay finished: ${events} events; serving until Ctrl+C\n`);
+    };
+    sinks.push(leaders.pipe(ignoreElements(), endWith(null), tap(notice), ignoreElements()));
   }
   if (flags.deadLetter !== undefined) {
     const beyond = rejected.pipe(map((e) => ({ source: 'event', repo: e.repo, type: e.type, reason: 'beyond --max-future', text: toJson(e.raw) })));
@@ -177,6 +198,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
         eventsAtLastTick = events;
         return statsMessage(perSecond);
       }),
+      takeUntil(stop.stopped),
     );
     // Recorded from the start, with the other sinks; sent once the page's server listens.
     const state = new DashboardState();
@@ -198,13 +220,14 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
           io.stderr.write(`star-leaders: dashboard at ${url}\n`);
         }),
         ignoreElements(),
+        // The page gets the lists of the stop too, then closes.
+        stop.serving(leadersDone),
       ),
     );
   }
 
-  const run = merge(...sinks).pipe(takeUntil(defer(() => io.stopRequested)));
   try {
-    await lastValueFrom(run, { defaultValue: undefined });
+    await stop.run(merge(...sinks));
   } finally {
     faults.flush();
     await dashboardClosed;

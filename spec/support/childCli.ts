@@ -8,25 +8,64 @@ export const RIVULET_BIN = join(__dirname, '..', '..', 'bin', 'rivulet.js');
 
 export interface ChildRun {
   readonly child: ChildProcess;
-  /** Resolves when the process has exited, with its code or signal and what it wrote to stderr. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  /** Resolves when the process has exited, with its code or signal and what it wrote (stdout only if captured). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }>;
+  /** Resolves with the first match of `pattern` in stderr so far; rejects if the process exits first. */
+  stderrMatch(pattern: RegExp): Promise<RegExpExecArray>;
+  /** Resolves with stdout once `ready` is true of it (needs `captureStdout`); rejects if the process exits first. */
+  stdoutWhen(ready: (stdout: string) => boolean): Promise<string>;
 }
 
 const running = new Set<ChildProcess>();
 
 /** Starts `rivulet ARGS...` in a child process; {@link killChildren} ends any still running. */
-export function spawnRivulet(args: readonly string[]): ChildRun {
-  const child = spawn(process.execPath, [RIVULET_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+export function spawnRivulet(args: readonly string[], options: { captureStdout?: boolean } = {}): ChildRun {
+  const child = spawn(process.execPath, [RIVULET_BIN, ...args], { stdio: ['ignore', options.captureStdout === true ? 'pipe' : 'ignore', 'pipe'] });
   running.add(child);
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+  let stdout = '';
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+    wake();
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    wake();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; stdout: string }>((resolve) =>
     child.once('close', (code, signal) => {
       running.delete(child);
-      resolve({ code, signal, stderr });
+      resolve({ code, signal, stderr, stdout });
+      wake();
     }),
   );
-  return { child, exited };
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+  const when = <T>(test: () => T | undefined, what: string) =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const result = test();
+        if (result !== undefined) {
+          waiters.delete(check);
+          resolve(result);
+        } else if (hasExited || child.exitCode !== null || child.signalCode !== null) {
+          waiters.delete(check);
+          reject(new Error(`rivulet exited before ${what}; stderr: ${stderr}`));
+        }
+      };
+      waiters.add(check);
+      check();
+    });
+  return {
+    child,
+    exited,
+    stderrMatch: (pattern) => when(() => pattern.exec(stderr) ?? undefined, `stderr matched ${String(pattern)}`),
+    stdoutWhen: (ready) => when(() => (ready(stdout) ? stdout : undefined), 'stdout was ready'),
+  };
 }
 
 /** For afterEach/finally: kills every child still running and waits for them to exit. */
