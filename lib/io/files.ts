@@ -1,14 +1,11 @@
 import { createReadStream, stat } from 'node:fs';
 import { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { Observable, Observer } from 'rxjs';
 import { FlowGate } from '../core/flowGate';
 import { invalidOption, RivuletError } from '../core/errors';
 import type { LineFilter } from './lineFilter';
-
-/** The UTF-8 byte order mark as a binary string. */
-const BYTE_ORDER_MARK = '\xef\xbb\xbf';
+import { ByteLines, LineSplitter, TextLines } from './lineSplitters';
 
 /** One line of a file, without its line ending. */
 export interface FileLine {
@@ -17,6 +14,11 @@ export interface FileLine {
   source: string;
   /** 1-based. */
   lineNumber: number;
+  /**
+   * With `offsets`, in a plain file (not `.gz`): the byte offset just past the line and its line
+   * ending, where a read resumed after this line starts (`startAt`).
+   */
+  endOffset?: number;
 }
 
 /** How far the current file has been read, in bytes on disk (compressed bytes for `.gz`). */
@@ -43,6 +45,14 @@ export interface FileLinesOptions {
    * before they are decoded, so a skipped line is never turned into a string.
    */
   accept?: LineFilter | ((text: string) => boolean);
+  /** Gives each line of a plain file its `endOffset`. */
+  offsets?: boolean;
+  /**
+   * Starts the first file at `byteOffset`, numbering its lines from `lineNumber + 1`: the
+   * `endOffset` and `lineNumber` of the line a read goes on after. The first file must be plain
+   * (a gzip stream cannot be entered in the middle); no byte order mark is looked for there.
+   */
+  startAt?: { byteOffset: number; lineNumber: number };
 }
 
 /**
@@ -60,6 +70,10 @@ export interface FileLinesOptions {
  * filter, lines are cut from each chunk as byte ranges and only kept lines are decoded, each on
  * its own (the same text as decoding the whole file, since a line end is never part of a
  * multi-byte character).
+ *
+ * With `offsets`, each line of a plain file carries the byte offset just past it; with `startAt`,
+ * the first file is read from such an offset on, so a resumed read costs nothing for the part
+ * before it (`positionedFileLines` resumes checkpointed runs this way).
  *
  * ```text
  * a.log: "x\r\ny\n"   b.log.gz: gzip("z")
@@ -88,6 +102,16 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
   if (filter !== undefined && typeof filter?.acceptText !== 'function') throw invalidOption('fileLines', 'accept must be a function of the line or a LineFilter');
   const acceptText = filter?.acceptText.bind(filter);
   const acceptBinary = filter?.acceptBinary?.bind(filter);
+  // The text filter runs only where no byte filter has already decided.
+  const keepText = acceptBinary === undefined ? acceptText : undefined;
+  const { offsets, startAt } = options;
+  if (startAt !== undefined) {
+    const { byteOffset, lineNumber } = startAt;
+    if (!(Number.isSafeInteger(byteOffset) && byteOffset >= 0 && Number.isSafeInteger(lineNumber) && lineNumber >= 0)) {
+      throw invalidOption('fileLines', `startAt needs a byteOffset and a lineNumber that are integers >= 0, got ${String(byteOffset)} and ${String(lineNumber)}`);
+    }
+    if (files[0].endsWith('.gz')) throw invalidOption('fileLines', `startAt: ${files[0]} is compressed, and a gzip stream can only be read from its start`);
+  }
 
   return new Observable<FileLine>((subscriber) => {
     let index = 0;
@@ -112,19 +136,17 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         if (closed) return;
         if (statError) return fail(path, 'cannot open', statError);
         if (!stats.isFile()) return fail(path, 'cannot read', new Error('not a regular file'));
-        readFile(path, stats.size);
+        readFile(path, stats.size, index === 1 ? startAt : undefined);
       });
     };
 
-    const readFile = (path: string, totalBytes: number) => {
-      const decoder = new StringDecoder('utf8');
+    const readFile = (path: string, totalBytes: number, from?: FileLinesOptions['startAt']) => {
       const gzip = path.endsWith('.gz');
-      let bytesRead = 0;
-      let lineNumber = 0;
-      let rest = '';
-      let first = true;
+      const withOffsets = offsets === true && !gzip;
+      let bytesRead = from?.byteOffset ?? 0;
+      let lineNumber = from?.lineNumber ?? 0;
 
-      raw = createReadStream(path, { highWaterMark: chunkBytes });
+      raw = createReadStream(path, { highWaterMark: chunkBytes, start: from?.byteOffset });
       // zlib takes no output chunks below 64 bytes.
       lines = gzip ? raw.pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) })) : raw;
       raw.on('error', (err) => fail(path, 'cannot read', err));
@@ -136,93 +158,23 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         });
       }
 
-      const emitText = (text: string) => {
-        // A byte order mark split across reads arrives once decoded: the first non-empty text.
-        if (first && text !== '') {
-          first = false;
-          if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      // Each line the splitter keeps; true once the subscriber has gone, to stop the splitter.
+      const emit = (text: string, endOffset: number): boolean => {
+        lineNumber++;
+        if (keepText === undefined || keepText(text)) {
+          subscriber.next(withOffsets ? { text, source: path, lineNumber, endOffset } : { text, source: path, lineNumber });
         }
-        let start = 0;
-        let end = text.indexOf('\n');
-        if (end === -1) {
-          rest += text;
-          return;
-        }
-        // The first line of the chunk completes what the previous chunk left over.
-        let line = rest + text.slice(0, end);
-        rest = '';
-        for (;;) {
-          if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-          lineNumber++;
-          if (acceptText === undefined || acceptText(line)) subscriber.next({ text: line, source: path, lineNumber });
-          if (closed) return;
-          start = end + 1;
-          end = text.indexOf('\n', start);
-          if (end === -1) break;
-          line = text.slice(start, end);
-        }
-        rest = text.slice(start);
+        return closed;
       };
-
-      // Byte lines: each chunk is read as a binary string (one character per byte, a plain copy),
-      // the filter runs on the line's stretch of it, and only kept lines are decoded. A line a
-      // chunk leaves unfinished waits, as bytes, for the next chunk.
-      let carry: Buffer[] = [];
-      const emitLines = (chunk: Buffer, binary: string, start: number, last: boolean) => {
-        for (;;) {
-          let end = binary.indexOf('\n', start);
-          if (lineNumber === 0 && binary.startsWith(BYTE_ORDER_MARK, start) && (end !== -1 || last)) start += 3;
-          if (end === -1) {
-            if (!last) {
-              if (start < chunk.length) carry.push(chunk.subarray(start));
-              return;
-            }
-            if (start === chunk.length) return; // no last line without a newline
-            end = chunk.length;
-          }
-          const next = end + 1;
-          if (end > start && binary.charCodeAt(end - 1) === 13) end--;
-          lineNumber++;
-          if (acceptBinary!(binary, start, end)) subscriber.next({ text: chunk.toString('utf8', start, end), source: path, lineNumber });
-          if (closed || next > chunk.length) return;
-          start = next;
-        }
-      };
-      const emitBytes = (chunk: Buffer) => {
-        if (carry.length > 0) {
-          const newline = chunk.indexOf(10);
-          if (newline === -1) {
-            carry.push(chunk);
-            return;
-          }
-          // The first line of the chunk completes the carried part: that line alone is copied.
-          const line = Buffer.concat([...carry, chunk.subarray(0, newline + 1)]);
-          carry = [];
-          emitLines(line, line.toString('latin1'), 0, false);
-          if (closed) return;
-          chunk = chunk.subarray(newline + 1);
-        }
-        emitLines(chunk, chunk.toString('latin1'), 0, false);
-      };
-
-      lines.on('data', acceptBinary !== undefined ? emitBytes : (chunk: Buffer) => emitText(decoder.write(chunk)));
+      const atFileStart = from === undefined;
+      const splitter: LineSplitter =
+        acceptBinary === undefined
+          ? new TextLines(emit, atFileStart, withOffsets, from?.byteOffset)
+          : new ByteLines(emit, acceptBinary, () => lineNumber++, atFileStart, from?.byteOffset);
+      lines.on('data', (chunk: Buffer) => splitter.push(chunk));
       lines.on('end', () => {
         if (closed) return;
-        if (acceptBinary !== undefined) {
-          if (carry.length > 0) {
-            const last = Buffer.concat(carry);
-            carry = [];
-            emitLines(last, last.toString('latin1'), 0, true);
-          }
-        } else {
-          emitText(decoder.end());
-          if (rest !== '') {
-            const line = rest.charCodeAt(rest.length - 1) === 13 ? rest.slice(0, -1) : rest;
-            rest = '';
-            lineNumber++;
-            if (acceptText === undefined || acceptText(line)) subscriber.next({ text: line, source: path, lineNumber });
-          }
-        }
+        splitter.end();
         if (closed) return;
         if (progress?.next && bytesRead !== totalBytes) progress.next({ source: path, bytesRead: totalBytes, totalBytes });
         raw = lines = undefined;

@@ -1,8 +1,10 @@
 /**
  * `fileLines` as a {@link PositionedSource}: each line's position is its file (by index in the
- * list) and line number, so a resumed run reopens the list after the last line processed.
+ * list), line number and, in a plain file, byte offset, so a resumed run reopens the list after
+ * the last line processed.
  */
-import { concat, EMPTY, filter, map, Observable, of } from 'rxjs';
+import { open as openFile } from 'node:fs/promises';
+import { concat, defer, EMPTY, filter, ignoreElements, map, Observable, of } from 'rxjs';
 import { RivuletError } from '../core/errors';
 import { FileLine, fileLines, FileLinesOptions } from '../io/files';
 import type { PositionedSource } from './positions';
@@ -11,9 +13,11 @@ import type { PositionedSource } from './positions';
 export interface FilePosition {
   file: number;
   line: number;
+  /** In a plain file: the byte offset just past the line, where a resumed read starts. */
+  offset?: number;
 }
 
-export interface PositionedFileLinesOptions<M> extends Omit<FileLinesOptions, 'gate'> {
+export interface PositionedFileLinesOptions<M> extends Omit<FileLinesOptions, 'gate' | 'offsets' | 'startAt'> {
   /**
    * Emitted after the last line of each file (as log-counts' END_OF_DAY), positioned at the
    * start of the next file, so a run resumed after it starts with that file.
@@ -22,9 +26,11 @@ export interface PositionedFileLinesOptions<M> extends Omit<FileLinesOptions, 'g
 }
 
 /**
- * Lines of `paths` in order, positioned. Reopening after `{ file, line }` skips the files before
- * `file` and the first `line` lines of it; a compressed file is read again from its start up to
- * there (gzip cannot seek), a plain one too for now.
+ * Lines of `paths` in order, positioned. Reopening after `{ file, line, offset }` skips the files
+ * before `file` and reads a plain one from `offset` on; a compressed file is read again from its
+ * start and its first `line` lines dropped (gzip cannot seek). A plain file that no longer has a
+ * line ending just before `offset` (shorter, or rewritten) has changed since the position was
+ * given: ERR_CHECKPOINT_INCOMPATIBLE, since going on would count part of it twice or not at all.
  */
 export function positionedFileLines<M = never>(paths: readonly string[], options: PositionedFileLinesOptions<M> = {}): PositionedSource<FileLine | M, FilePosition> {
   if (!Array.isArray(paths) || paths.length === 0 || paths.some((p) => typeof p !== 'string' || p === '')) {
@@ -43,8 +49,14 @@ export function positionedFileLines<M = never>(paths: readonly string[], options
       return concat(
         ...list.slice(first).map((path, i): Observable<{ value: FileLine | M; position: FilePosition }> => {
           const file = first + i;
-          const lines = fileLines(path, { ...read, gate }).pipe(map((value) => ({ value: value as FileLine | M, position: { file, line: value.lineNumber } })));
-          const rest = i === 0 && skip > 0 ? lines.pipe(filter((p) => p.position.line > skip)) : lines;
+          const seek = i === 0 && skip > 0 && after?.offset !== undefined ? { byteOffset: after.offset, lineNumber: skip } : undefined;
+          const read$ = (): Observable<{ value: FileLine | M; position: FilePosition }> =>
+            fileLines(path, { ...read, gate, offsets: true, startAt: seek }).pipe(
+              // The value is the line as `fileLines` gives it without offsets: the offset is the position's.
+              map(({ text, source, lineNumber, endOffset }) => ({ value: { text, source, lineNumber } as FileLine | M, position: { file, line: lineNumber, offset: endOffset } })),
+            );
+          const lines = seek === undefined ? read$() : concat(defer(() => checkLineStart(path, seek.byteOffset)).pipe(ignoreElements()), defer(read$));
+          const rest = i === 0 && skip > 0 && seek === undefined ? lines.pipe(filter((p) => p.position.line > skip)) : lines;
           return marks ? concat(rest, of({ value: endOfFile as M, position: { file: file + 1, line: 0 } })) : rest;
         }),
         EMPTY,
@@ -52,4 +64,25 @@ export function positionedFileLines<M = never>(paths: readonly string[], options
     },
     describe: (position) => (position.file >= list.length ? 'end of input' : `${list[position.file]}:${position.line}`),
   };
+}
+
+/**
+ * Resolves if a line ends just before `offset` in `path` (or the file ends there: its last line
+ * had no line ending); rejects otherwise.
+ */
+async function checkLineStart(path: string, offset: number): Promise<void> {
+  const handle = await openFile(path, 'r').catch((cause: unknown) => {
+    throw new RivuletError('ERR_FILE', `positionedFileLines: cannot open ${path}: ${(cause as Error).message}`, { cause });
+  });
+  try {
+    const { size } = await handle.stat();
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(1), 0, 1, offset - 1);
+    if (size === offset || (bytesRead === 1 && buffer[0] === 10)) return;
+  } finally {
+    await handle.close();
+  }
+  throw new RivuletError(
+    'ERR_CHECKPOINT_INCOMPATIBLE',
+    `positionedFileLines: ${path} has changed since the checkpoint: no line ends at byte ${offset}, where reading was to go on`,
+  );
 }
