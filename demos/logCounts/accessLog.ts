@@ -292,7 +292,8 @@ function hasBackslash(line: string, from: number, to: number): boolean {
 
 /** Epoch ms of local midnight of the date `dd/Mon/yyyy` at `at`, or undefined; sets lastLocalDay. */
 function dateAt(line: string, at: number): number | undefined {
-  if (lastDate !== '' && line.startsWith(lastDate, at)) return lastDateMs;
+  // A short slice is a copy and one comparison, quicker here than startsWith at an offset.
+  if (line.slice(at, at + 11) === lastDate) return lastDateMs;
   const day = digits2(line, at);
   const month = MONTHS.get(line.slice(at + 3, at + 6));
   const century = digits2(line, at + 7);
