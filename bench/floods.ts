@@ -1,29 +1,35 @@
 /**
  * Connection floods against `rivulet log-counts --listen`, at full size, with the listener's
- * memory. Not part of `npm test` (hundreds of connections, hundreds of MiB) nor of `npm run
- * bench` (no ratios): run it by hand.
+ * memory. Not part of `npm test` (hundreds of connections, hundreds of MiB): `npm run bench`
+ * runs them in its floods section (`node dist-bench/bench/run.js floods` alone), or by hand:
  *
  *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/floods.js
  *   FLOODS_CLI=/path/to/other/build/demos/cli.js node dist-bench/bench/floods.js   # another build, for comparison
  *
- * Each scenario starts a fresh listener in a child process, floods it from this one, then has a
- * real sender (`rivulet send-logs`, a child too) send one day and checks that the listener
- * counted it. Memory is the listener's resident set (VmRSS), sampled every 50 ms.
+ * Each scenario starts a fresh listener in a child process with its default limits, floods it
+ * from this one, then has a real sender (`rivulet send-logs`, a child too) send one day and
+ * checks that the listener counted it. Memory is the listener's resident set (VmRSS), sampled
+ * every 50 ms; the kernel's receive queues of its connections show what it left unread.
  *
- * - partial frames: 400 connections each send 1 MiB - 1 byte of a 1 MiB frame, then nothing.
+ * - partial frames: 400 connections, 25 from each of 16 loopback addresses (so that no
+ *   per-address limit is what stops them), each send 1 MiB - 1 byte of a 1 MiB frame, then nothing.
  * - idle slots: 1,024 connections that send nothing, 64 from each of 16 loopback addresses.
  * - one address: 1,024 connections that send nothing, all from 127.0.0.1.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { packageRoot } from '../demos/packageRoot';
+import { DEFAULT_MAX_PARTIAL_BYTES } from '../lib/io/tcpSource';
+import { FloodFigure, MiB, round1, rssMiB, socketQueues } from './procStats';
 
 const CLI = process.env.FLOODS_CLI ?? join(__dirname, '..', 'demos', 'cli.js');
 const DAY = join(packageRoot(), 'demos', 'data', 'logs', 'day_1.log');
-const MiB = 1_048_576;
+/** tcpListen's defaults, which log-counts --listen keeps. */
+const MAX_CONNECTIONS = 1024;
+const MAX_PER_ADDRESS = 64;
+const LOOPBACKS = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
 
 interface Listener {
   child: ChildProcess;
@@ -71,15 +77,32 @@ async function startListener(): Promise<Listener> {
     port,
     reports,
     stderrLines,
-    rssMiB: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
-    },
+    rssMiB: () => rssMiB(child.pid!),
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
     },
   };
+}
+
+/**
+ * What the listener said about the connections it closed, by reason. A listener that logs a few
+ * faults of a kind a second and counts the rest says those by code only: an ERR_BUFFER_FULL is
+ * one past maxPartialBytes, an ERR_CONNECTION a refusal, a room made or an idle close (`unlogged`).
+ */
+function closesByReason(lines: readonly string[]): Record<string, number> {
+  const counts = { refused: 0, bufferFull: 0, madeRoom: 0, idle: 0, unlogged: 0, other: 0 };
+  for (const line of lines) {
+    if (/listening on/.test(line)) continue;
+    const more = /(\d+) more (ERR_\w+) not logged/.exec(line);
+    if (more !== null) counts[more[2] === 'ERR_BUFFER_FULL' ? 'bufferFull' : 'unlogged'] += Number(more[1]);
+    else if (/refused a connection/.test(line)) counts.refused++;
+    else if (/above maxPartialBytes/.test(line)) counts.bufferFull++;
+    else if (/closed to make room/.test(line)) counts.madeRoom++;
+    else if (/completed no frame/.test(line)) counts.idle++;
+    else counts.other++;
+  }
+  return counts;
 }
 
 /** Peak RSS while `work` runs, sampled every 50 ms. */
@@ -129,8 +152,22 @@ async function flood(port: number, count: number, addresses: string[], onOpen: (
   };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the listener has read everything its connections' kernel queues hold (or `limitMs` passed). */
+async function readDry(port: number, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (socketQueues(port).receiveMiB > 0 && Date.now() < deadline) await sleep(50);
+}
+
+interface SenderResult {
+  exitCode: number | string | null;
+  counted: boolean;
+  stderr: string;
+}
+
 /** Runs `rivulet send-logs` for one day; resolves with its exit code and whether the listener printed a report for it. */
-async function realSender(listener: Listener): Promise<{ exitCode: number | string | null; counted: boolean; stderr: string }> {
+async function realSender(listener: Listener): Promise<SenderResult> {
   const before = listener.reports.length;
   const sender = rivulet(['send-logs', `127.0.0.1:${listener.port}`, DAY]);
   let stderr = '';
@@ -142,13 +179,29 @@ async function realSender(listener: Listener): Promise<{ exitCode: number | stri
   const exitCode = signal === 'SIGKILL' ? 'killed after 20 s' : code;
   // The report follows the END_OF_DAY frame at once when it was read; give it a few seconds.
   const deadline = Date.now() + 3000;
-  while (listener.reports.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  return { exitCode, counted: listener.reports.length > before, stderr: stderr.trim() };
+  while (listener.reports.length === before && Date.now() < deadline) await sleep(50);
+  return { exitCode, counted: listener.reports.length > before, stderr: stderr.trim().slice(0, 200) };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export interface TcpFloodReport {
+  scenario: string;
+  connections: number;
+  addresses: number;
+  rssMiB: { idle: number; peak: number; afterFlood: number };
+  /** Connections still open once the flood was in (the listener's side, established). */
+  openAfterFlood: number;
+  closedByListener: number;
+  closes: Record<string, number>;
+  /** What the listener left unread in the kernel once the flood was in. */
+  kernelUnreadMiB: number;
+  /** Partial frames only: what the open connections had sent and the listener had read. */
+  heldMiB?: number;
+  sentMiB?: number;
+  sender: SenderResult;
+}
 
-async function partialFrames(): Promise<Record<string, unknown>> {
+async function partialFrames(): Promise<TcpFloodReport> {
+  const count = 400;
   const listener = await startListener();
   try {
     await sleep(300);
@@ -156,68 +209,136 @@ async function partialFrames(): Promise<Record<string, unknown>> {
     const frame = Buffer.alloc(4 + MiB - 1, 120);
     frame.writeUInt32BE(MiB, 0);
     const { result: f, peakMiB } = await peakDuring(listener, async () => {
-      const opened = await flood(listener.port, 400, ['127.0.0.1'], (socket) => socket.write(frame));
-      await sleep(3000); // let the listener read what the kernel holds for it
+      const opened = await flood(listener.port, count, LOOPBACKS, (socket) => socket.write(frame));
+      await readDry(listener.port, 5000);
       return opened;
     });
+    const queues = socketQueues(listener.port);
+    const afterFloodMiB = listener.rssMiB();
     const sender = await realSender(listener);
-    const heldMiB = listener.rssMiB();
     f.destroy();
     return {
-      scenario: 'partial frames: 400 connections x (1 MiB - 1 byte)',
-      idleMiB: round(idleMiB),
-      peakMiB: round(peakMiB),
-      afterFloodMiB: round(heldMiB),
+      scenario: 'partial frames',
+      connections: count,
+      addresses: LOOPBACKS.length,
+      rssMiB: { idle: round1(idleMiB), peak: round1(peakMiB), afterFlood: round1(afterFloodMiB) },
+      openAfterFlood: queues.established,
       closedByListener: f.closedByListener(),
-      listenerErrorLines: listener.stderrLines.filter((l) => !/listening on/.test(l)).length,
-      senderExit: sender.exitCode,
-      senderCounted: sender.counted,
+      closes: closesByReason(listener.stderrLines),
+      kernelUnreadMiB: round1(queues.receiveMiB),
+      heldMiB: round1((queues.established * frame.length) / MiB - queues.receiveMiB),
+      sentMiB: round1((count * frame.length) / MiB),
+      sender,
     };
   } finally {
     await listener.stop();
   }
 }
 
-async function idleSlots(addresses: string[], label: string): Promise<Record<string, unknown>> {
+async function idleSlots(scenario: string, addresses: string[]): Promise<TcpFloodReport> {
+  const count = MAX_CONNECTIONS;
   const listener = await startListener();
   try {
     await sleep(300);
     const idleMiB = listener.rssMiB();
     const { result: f, peakMiB } = await peakDuring(listener, async () => {
-      const opened = await flood(listener.port, 1024, addresses, () => undefined);
-      await sleep(1500); // idle long enough to count as idle
+      const opened = await flood(listener.port, count, addresses, () => undefined);
+      await sleep(1500); // idle past evictIdleAfterMs (1 s), so that the sender may take a slot
       return opened;
     });
+    const queues = socketQueues(listener.port);
+    const afterFloodMiB = listener.rssMiB();
     const sender = await realSender(listener);
     f.destroy();
     return {
-      scenario: label,
-      idleMiB: round(idleMiB),
-      peakMiB: round(peakMiB),
+      scenario,
+      connections: count,
+      addresses: addresses.length,
+      rssMiB: { idle: round1(idleMiB), peak: round1(peakMiB), afterFlood: round1(afterFloodMiB) },
+      openAfterFlood: queues.established,
       closedByListener: f.closedByListener(),
-      senderExit: sender.exitCode,
-      senderCounted: sender.counted,
-      senderStderr: sender.stderr.slice(0, 200),
+      closes: closesByReason(listener.stderrLines),
+      kernelUnreadMiB: round1(queues.receiveMiB),
+      sender,
     };
   } finally {
     await listener.stop();
   }
 }
 
-const round = (n: number) => Math.round(n);
-
-async function main(): Promise<void> {
-  process.stderr.write(`floods against ${CLI}\n`);
-  const loopbacks = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
-  const results = [
-    await partialFrames(),
-    await idleSlots(loopbacks, 'idle slots: 1,024 idle connections from 16 addresses'),
-    await idleSlots(['127.0.0.1'], 'one address: 1,024 idle connections from 127.0.0.1'),
+/** Each scenario's figures beside the limits they are held to. */
+function figuresOf(r: TcpFloodReport): FloodFigure[] {
+  const flood = `tcp ${r.scenario}: ${r.connections} connections from ${r.addresses} address${r.addresses === 1 ? '' : 'es'}`;
+  const rss = {
+    flood,
+    figure: `listener RSS peak ${r.rssMiB.peak} MiB, ${r.rssMiB.afterFlood} MiB after the flood, vs ${r.rssMiB.idle} MiB idle`,
+    limit: r.sentMiB !== undefined ? `the flood sent ${r.sentMiB} MiB` : 'idle connections hold no data',
+  };
+  const sender: FloodFigure = {
+    flood,
+    figure: `a real sender's day ${r.sender.counted ? 'counted' : 'NOT counted'} (send-logs exit ${String(r.sender.exitCode)})`,
+    limit: 'counted',
+    met: r.sender.counted && r.sender.exitCode === 0,
+  };
+  const c = r.closes;
+  const unlogged = c.unlogged > 0 ? `, ${c.unlogged} more refused, to make room or idle` : '';
+  const closes = `closed by the listener: ${r.closedByListener} of ${r.connections}; its log: ${c.refused} refused, ${c.bufferFull} past maxPartialBytes, ${c.madeRoom} to make room, ${c.idle} idle${unlogged}`;
+  if (r.scenario === 'partial frames') {
+    const capMiB = DEFAULT_MAX_PARTIAL_BYTES / MiB;
+    return [
+      {
+        flood,
+        figure: `unfinished frames held: ${r.heldMiB} MiB on ${r.openAfterFlood} open connections (${r.kernelUnreadMiB} MiB unread in the kernel)`,
+        limit: `maxPartialBytes ${capMiB} MiB`,
+        met: r.heldMiB! <= capMiB,
+      },
+      rss,
+      { flood, figure: closes, limit: 'the oldest holders make room (evictIdleAfterMs 1 s)' },
+      sender,
+    ];
+  }
+  const perAddress = Math.min(MAX_PER_ADDRESS * r.addresses, MAX_CONNECTIONS);
+  return [
+    {
+      flood,
+      figure: `open after the flood: ${r.openAfterFlood}; ${closes}`,
+      limit: `maxConnections ${MAX_CONNECTIONS}, ${MAX_PER_ADDRESS} per address: ${perAddress} at most`,
+      met: r.openAfterFlood <= perAddress,
+    },
+    rss,
+    sender,
   ];
-  for (const r of results) process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`floods: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
-});
+export interface TcpFloods {
+  reports: TcpFloodReport[];
+  figures: FloodFigure[];
+}
+
+/** Every scenario in turn, each against a fresh listener. */
+export async function tcpFloods(log: (message: string) => void = () => undefined): Promise<TcpFloods> {
+  const reports: TcpFloodReport[] = [];
+  for (const run of [
+    () => partialFrames(),
+    () => idleSlots('idle slots', LOOPBACKS),
+    () => idleSlots('one address', ['127.0.0.1']),
+  ]) {
+    const report = await run();
+    reports.push(report);
+    log(`tcp flood, ${report.scenario}: RSS ${report.rssMiB.idle} -> peak ${report.rssMiB.peak} MiB, ${report.openAfterFlood} open, sender ${report.sender.counted ? 'counted' : 'not counted'}`);
+  }
+  return { reports, figures: reports.flatMap(figuresOf) };
+}
+
+if (require.main === module) {
+  process.stderr.write(`floods against ${CLI}\n`);
+  tcpFloods((m) => process.stderr.write(`${m}\n`))
+    .then(({ reports, figures }) => {
+      for (const r of reports) process.stdout.write(`${JSON.stringify(r)}\n`);
+      for (const f of figures) process.stdout.write(`${f.flood}: ${f.figure} [${f.limit}]${f.met === undefined ? '' : f.met ? ' PASS' : ' FAIL'}\n`);
+    })
+    .catch((error: unknown) => {
+      process.stderr.write(`floods: ${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exitCode = 1;
+    });
+}

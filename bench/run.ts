@@ -3,7 +3,11 @@
  * Prints a table and writes bench/results.json. Set BENCH_RUNS to change the timed runs per
  * variant (default 3, after one warm-up, variants taking turns); the figure used is the median
  * run, so one lucky or unlucky run on a shared machine does not decide a ratio; the best is kept.
- * BENCH_ONLY=logs,stars,memory,tcp runs only the named parts (the table then has only those).
+ * BENCH_ONLY=logs,stars,memory,tcp,floods (or the names as arguments: `node
+ * dist-bench/bench/run.js floods`) runs only the named parts; the table then has only those, and
+ * bench/results.json is left as the last full run wrote it. The floods part writes its own
+ * bench/floods-results.json whenever it runs: its figures are memory and limits, not speed, so a
+ * run of it alone is as good as one inside the whole bench.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -15,6 +19,9 @@ import { archiveInputs, CACHE_DIR, eventInputs, logInputs, logOneFile } from './
 import * as logs from './logCountsBench';
 import * as stars from './starLeadersBench';
 import { rawRelay, rivuletRelay, tcpRun } from './tcpBench';
+import { tcpFloods } from './floods';
+import type { FloodFigure } from './procStats';
+import { wsFloods } from './wsFloods';
 import type { MemoryReport } from './memory';
 import type { LoadReport } from './tcpLoad';
 
@@ -22,6 +29,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TCP_FRAMES = 1_000_000;
 const TCP_RATE = 50_000;
 const TCP_RATE_SECONDS = 4;
+const PARTS = ['logs', 'stars', 'memory', 'tcp', 'floods'];
 
 interface Row {
   benchmark: string;
@@ -194,11 +202,20 @@ function memory(files: string[]): MemoryReport {
   return report;
 }
 
+/** Full-size TCP and WebSocket floods (about 70 s): the servers' memory and limits under hostile clients. */
+async function floods(): Promise<{ tcp: unknown[]; ws: unknown[]; figures: FloodFigure[] }> {
+  log('floods: log-counts --listen against 400 half-sent frames and 1,024 idle connections');
+  const tcpResult = await tcpFloods(log);
+  log('floods: the star-leaders dashboard feed against 200 clients that never read and 1,000 from one address');
+  const wsResult = await wsFloods(undefined, log);
+  return { tcp: tcpResult.reports, ws: wsResult.reports, figures: [...tcpResult.figures, ...wsResult.figures] };
+}
+
 function fmt(n: number): string {
   return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}k` : n.toFixed(2);
 }
 
-function table(tcpReports: Record<string, LoadReport>, mem: MemoryReport | undefined): string {
+function table(tcpReports: Record<string, LoadReport>, mem: MemoryReport | undefined, floodFigures: FloodFigure[]): string {
   const lines: string[] = [];
   const header = ['benchmark', 'variant', 'events', 'best s', 'median s', 'events/s (median)', 'vs loop', ''];
   const body = rows.map((r) => [
@@ -211,7 +228,7 @@ function table(tcpReports: Record<string, LoadReport>, mem: MemoryReport | undef
     r.vsBaseline === undefined ? '' : r.vsBaseline.toFixed(2),
     r.note ?? '',
   ]);
-  lines.push(...markdown(header, body));
+  if (rows.length > 0) lines.push(...markdown(header, body));
   if (Object.keys(tcpReports).length > 0) lines.push(
     '',
     ...markdown(
@@ -224,8 +241,19 @@ function table(tcpReports: Record<string, LoadReport>, mem: MemoryReport | undef
     `Memory, star-leaders 30-day replay: heap after GC ${mem.firstDayMb.toFixed(1)} MB after day 1, ` +
       `at most ${mem.maxLaterMb.toFixed(1)} MB after later days (${mem.ratio.toFixed(2)}x); by day: ${mem.heapMbByDay.map((m) => m.toFixed(0)).join(' ')} MB`,
   );
-  lines.push('');
-  lines.push(...markdown(['target', 'value', 'goal', 'met'], targets.map((t) => [t.name, t.value.toFixed(2), t.goal, t.met ? 'PASS' : 'FAIL'])));
+  if (floodFigures.length > 0) lines.push(
+    '',
+    ...markdown(
+      ['flood', 'figure', 'limit', 'met'],
+      floodFigures.map((f, i) => [
+        i > 0 && floodFigures[i - 1].flood === f.flood ? '' : f.flood,
+        f.figure,
+        f.limit,
+        f.met === undefined ? '' : f.met ? 'PASS' : 'FAIL',
+      ]),
+    ),
+  );
+  if (targets.length > 0) lines.push('', ...markdown(['target', 'value', 'goal', 'met'], targets.map((t) => [t.name, t.value.toFixed(2), t.goal, t.met ? 'PASS' : 'FAIL'])));
   return lines.join('\n');
 }
 
@@ -251,18 +279,25 @@ function machine() {
 async function main(): Promise<void> {
   const host = machine();
   log(`inputs cached in ${CACHE_DIR}; ${RUNS} timed runs per variant after a warm-up`);
-  const only = new Set((process.env.BENCH_ONLY ?? 'logs,stars,memory,tcp').split(','));
+  const named = process.argv.length > 2 ? process.argv.slice(2) : (process.env.BENCH_ONLY ?? PARTS.join(',')).split(',');
+  const unknown = named.filter((part) => !PARTS.includes(part));
+  if (unknown.length > 0) throw new Error(`unknown part ${unknown.join(', ')}; the parts are ${PARTS.join(', ')}`);
+  const only = new Set(named);
   if (only.has('logs')) await logCounts();
   const files = only.has('stars') || only.has('memory') ? await starLeaders() : [];
   const mem = only.has('memory') ? memory(files) : undefined;
   const tcpReports = only.has('tcp') ? await tcp() : {};
-  const text = table(tcpReports, mem);
+  const flooded = only.has('floods') ? await floods() : undefined;
+  const text = table(tcpReports, mem, flooded?.figures ?? []);
   const totalSeconds = (Date.now() - started) / 1000;
   process.stdout.write(`\nrivulet benchmarks on ${host.cpu} (${host.cores} cores, ${host.memoryGb} GB), node ${host.node}, ${host.date}\n\n${text}\n\nTotal ${totalSeconds.toFixed(0)} s.\n`);
   const results = { machine: host, runsPerVariant: RUNS, totalSeconds, rows, tcp: tcpReports, memory: mem, targets, table: text };
   // A partial run prints its table but leaves the last full run's figures in place.
-  if (only.size === 4) writeFileSync(join(packageRoot(), 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (flooded !== undefined) writeFileSync(join(packageRoot(), 'bench', 'floods-results.json'), `${JSON.stringify({ machine: host, ...flooded }, null, 2)}\n`);
+  if (PARTS.every((part) => only.has(part))) writeFileSync(join(packageRoot(), 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   if (targets.some((t) => !t.met)) process.stderr.write(`targets not met: ${targets.filter((t) => !t.met).map((t) => t.name).join('; ')}\n`);
+  const broken = flooded?.figures.filter((f) => f.met === false) ?? [];
+  if (broken.length > 0) process.stderr.write(`flood limits not met: ${broken.map((f) => `${f.flood}: ${f.figure}`).join('; ')}\n`);
 }
 
 main().catch((err) => {

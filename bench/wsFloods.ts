@@ -1,7 +1,8 @@
 /**
  * WebSocket floods against the star-leaders dashboard feed, at full size, with the server's
- * memory. Not part of `npm test` (a thousand connections, hundreds of MiB) nor of `npm run
- * bench` (no ratios): run it by hand.
+ * memory. Not part of `npm test` (a thousand connections, hundreds of MiB): `npm run bench` runs
+ * the default scenarios in its floods section (`node dist-bench/bench/run.js floods` alone), or
+ * by hand, any of them:
  *
  *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/wsFloods.js [SCENARIO...]
  *   WSFLOODS_BUILD=/path/to/other/dist-bench node dist-bench/bench/wsFloods.js   # another build, for comparison
@@ -10,27 +11,29 @@
  * as `star-leaders --dashboard` wires it (webSocketBroadcast on the page's server at /feed,
  * same-host Origins, default limits), fed leaders messages of about 2 KiB: 2,000 a second (a
  * fast replay) for the clients that never read, 20 a second (a live stream) for the lock-outs,
- * where what counts is the slots, not the bytes. This process floods it, then has a real page (a WebSocket client with the page's
- * Origin, retrying every second as a reconnecting page would) connect from 127.0.0.1 and from
- * another address, and reports how long each took to get the feed. Memory is the server's
- * resident set (VmRSS), sampled every 50 ms; the kernel's send queues of its connections
- * (/proc/net/tcp) are shown beside it, since what a client does not read also fills them.
+ * where what counts is the slots, not the bytes. This process floods it, then has a real page (a
+ * WebSocket client with the page's Origin, retrying every second as a reconnecting page would)
+ * connect from 127.0.0.1 and from another address, and reports how long each took to get the
+ * feed. Memory is the server's resident set (VmRSS), sampled every 50 ms; the kernel's send
+ * queues of its connections (/proc/net/tcp) are shown beside it, since what a client does not
+ * read also fills them, outside the server's own limits.
  *
- * - never-read: 200 clients that complete the handshake and never read, all from 127.0.0.1.
- * - never-read-spread: the same 200, each from its own loopback address.
- * - lockout-stalled: 1,000 clients from 127.0.0.1 that complete the handshake and never read.
- * - lockout-readers: 1,000 clients from 127.0.0.1 that read everything and answer pings.
- * - lockout-spread: 1,000 stalled clients, 10 from each of 100 loopback addresses.
+ * - never-read (default): 200 clients that complete the handshake and never read, all from 127.0.0.1.
+ * - never-read-spread (default): the same 200, each from its own loopback address.
+ * - lockout-stalled (default): 1,000 clients from 127.0.0.1 that complete the handshake and never read.
+ * - lockout-readers: 1,000 clients from 127.0.0.1 that read everything and answer pings; the
+ *   16 admitted keep their slots (they are healthy), so a page from that address waits 30 s in vain.
+ * - lockout-spread: 1,000 stalled clients, 10 from each of 100 loopback addresses; their kernel
+ *   send queues take about 1.5 GiB at the peak, too much for the default run on a shared machine.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
+import { FloodFigure, MiB, kernelMaxSendMiB, round1, rssMiB, socketQueues } from './procStats';
 
 const BUILD = process.env.WSFLOODS_BUILD ?? join(__dirname, '..');
-const MiB = 1_048_576;
 const FLOOD_SECONDS = 15;
 const PAGE_PATIENCE_S = 30;
 
@@ -110,7 +113,7 @@ async function startServer(messagesPerSecond: number): Promise<Server> {
   return {
     child,
     port: ready.port,
-    rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
+    rssMiB: () => rssMiB(child.pid!),
     stats: async () => {
       child.send({ type: 'stats' } satisfies ToServer);
       for (;;) {
@@ -123,21 +126,6 @@ async function startServer(messagesPerSecond: number): Promise<Server> {
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
     },
   };
-}
-
-/**
- * Bytes in the kernel's send queues of the server's connections (their local port is the
- * server's), in MiB: what the server has written and its clients have not read.
- */
-function kernelSendQueuesMiB(port: number): number {
-  const portHex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  let bytes = 0;
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length < 5 || !fields[1].endsWith(portHex)) continue;
-    bytes += parseInt(fields[4].split(':')[0], 16);
-  }
-  return bytes / MiB;
 }
 
 interface Flood {
@@ -245,58 +233,144 @@ const SCENARIOS = new Map<string, Scenario>([
   ['lockout-spread', { clients: 1000, addresses: loopback(1, 100), reads: false, messagesPerSecond: 20 }],
 ]);
 
-async function run(name: string, scenario: Scenario): Promise<void> {
+/** What `npm run bench` runs: together about a minute, and kind to a machine others share. */
+export const DEFAULT_SCENARIOS = ['never-read', 'never-read-spread', 'lockout-stalled'];
+
+/** webSocketBroadcast's defaults, which the dashboard keeps. */
+const MAX_CLIENTS = 1000;
+const MAX_PER_ADDRESS = 16;
+const MAX_TOTAL_BUFFERED_MIB = 64;
+/** Per client: `maxBufferedBytes` (1 MiB) in its socket and as much again in its queue. */
+const MAX_CLIENT_BUFFERED_MIB = 2;
+
+export interface WsFloodReport {
+  scenario: string;
+  messagesPerSecond: number;
+  attackers: { opened: number; admitted: number; refused: number; addresses: number; read: boolean };
+  /** The server's established connections once the flood had run, before the pages came. */
+  openAfterFlood: number;
+  rssMiB: { base: number; peak: number; end: number };
+  kernelSendQueuesMiB: { peak: number; fullestConnection: number; end: number; connectionsAtEnd: number; perConnectionLimit: number };
+  /** Seconds until a real page had the feed, or undefined if it never had it in PAGE_PATIENCE_S. */
+  pageSeconds: { from127_0_0_1: number | undefined; fromOtherAddress: number | undefined };
+  feed: Stats & { produced: number };
+}
+
+async function run(name: string, scenario: Scenario): Promise<WsFloodReport> {
   const server = await startServer(scenario.messagesPerSecond);
   try {
     await new Promise((resolve) => setTimeout(resolve, 2000)); // the feed running, no clients yet
     const baseMiB = server.rssMiB();
     let peakMiB = baseMiB;
     let peakKernelMiB = 0;
+    let fullestMiB = 0;
     let samples = 0;
     const sampler = setInterval(() => {
       peakMiB = Math.max(peakMiB, server.rssMiB());
-      if (samples++ % 5 === 0) peakKernelMiB = Math.max(peakKernelMiB, kernelSendQueuesMiB(server.port));
+      if (samples++ % 5 !== 0) return;
+      const queues = socketQueues(server.port);
+      peakKernelMiB = Math.max(peakKernelMiB, queues.sendMiB);
+      fullestMiB = Math.max(fullestMiB, queues.maxSendMiB);
     }, 50);
     const attack = await flood(server.port, scenario.clients, scenario.addresses, scenario.reads);
     await new Promise((resolve) => setTimeout(resolve, FLOOD_SECONDS * 1000));
+    const openAfterFlood = socketQueues(server.port).established;
     const [fromSame, fromOther] = await Promise.all([page(server.port, '127.0.0.1', PAGE_PATIENCE_S), page(server.port, '127.0.200.1', PAGE_PATIENCE_S)]);
     clearInterval(sampler);
     const endMiB = server.rssMiB();
-    const endKernelMiB = kernelSendQueuesMiB(server.port);
+    const end = socketQueues(server.port);
     const { stats, produced } = await server.stats();
     attack.closeAll();
-    const seconds = (s: number | undefined) => (s === undefined ? `not in ${PAGE_PATIENCE_S} s` : `in after ${s.toFixed(1)} s`);
-    const report = {
+    return {
       scenario: name,
-      build: BUILD,
       messagesPerSecond: scenario.messagesPerSecond,
       attackers: { opened: scenario.clients, admitted: attack.admitted, refused: attack.refused, addresses: scenario.addresses.length, read: scenario.reads },
-      rssMiB: { base: Math.round(baseMiB), peak: Math.round(peakMiB), end: Math.round(endMiB) },
-      kernelSendQueuesMiB: { peak: Math.round(peakKernelMiB), end: Math.round(endKernelMiB) },
-      page: { from127_0_0_1: seconds(fromSame), fromOtherAddress: seconds(fromOther) },
+      openAfterFlood,
+      rssMiB: { base: round1(baseMiB), peak: round1(peakMiB), end: round1(endMiB) },
+      kernelSendQueuesMiB: {
+        peak: round1(peakKernelMiB),
+        fullestConnection: round1(fullestMiB),
+        end: round1(end.sendMiB),
+        connectionsAtEnd: end.established,
+        perConnectionLimit: round1(kernelMaxSendMiB()),
+      },
+      pageSeconds: { from127_0_0_1: fromSame, fromOtherAddress: fromOther },
       feed: { produced, ...stats },
     };
-    console.log(JSON.stringify(report));
-    console.error(
-      `${name}: ${attack.admitted} of ${scenario.clients} attackers admitted; server RSS ${report.rssMiB.base} -> peak ${report.rssMiB.peak} MiB (end ${report.rssMiB.end}); ` +
-        `kernel send queues peak ${report.kernelSendQueuesMiB.peak} MiB (end ${report.kernelSendQueuesMiB.end}); page from 127.0.0.1 ${report.page.from127_0_0_1}, from another address ${report.page.fromOtherAddress}`,
-    );
   } finally {
     await server.stop();
   }
 }
 
-async function main(names: string[]): Promise<void> {
-  for (const name of names.length > 0 ? names : [...SCENARIOS.keys()]) {
+/** Each scenario's figures beside the limits they are held to. */
+function figuresOf(r: WsFloodReport): FloodFigure[] {
+  const { attackers: a, feed } = r;
+  const flood = `ws ${r.scenario}: ${a.opened} clients that ${a.read ? 'read' : 'never read'}, from ${a.addresses} address${a.addresses === 1 ? '' : 'es'}`;
+  const mayAdmit = Math.min(MAX_PER_ADDRESS * a.addresses, MAX_CLIENTS);
+  const page = (s: number | undefined) => (s === undefined ? `not in ${PAGE_PATIENCE_S} s` : `in after ${s.toFixed(1)} s`);
+  const k = r.kernelSendQueuesMiB;
+  // Admitted clients that never read could hold more than the total allows only if some are closed.
+  const overTotal = !a.read && a.admitted * MAX_CLIENT_BUFFERED_MIB > MAX_TOTAL_BUFFERED_MIB;
+  return [
+    {
+      flood,
+      figure: `admitted ${a.admitted}, refused ${a.refused}; ${r.openAfterFlood} open after ${FLOOD_SECONDS} s`,
+      limit: `maxClients ${MAX_CLIENTS}, ${MAX_PER_ADDRESS} per address: ${mayAdmit} at most at once`,
+      met: r.openAfterFlood <= mayAdmit,
+    },
+    {
+      flood,
+      figure: `server RSS peak ${r.rssMiB.peak} MiB, ${r.rssMiB.end} MiB at the end, vs ${r.rssMiB.base} MiB before the flood`,
+      limit: `maxTotalBufferedBytes ${MAX_TOTAL_BUFFERED_MIB} MiB waiting over all clients`,
+    },
+    {
+      flood,
+      figure: `kernel send queues peak ${k.peak} MiB (fullest connection ${k.fullestConnection} MiB), ${k.end} MiB at the end on ${k.connectionsAtEnd} connections`,
+      limit: `the kernel's own: ${k.perConnectionLimit} MiB a connection (tcp_wmem)`,
+    },
+    {
+      flood,
+      figure: `slow clients closed ${feed.slowClientsDisconnected}, made room ${feed.clientsEvicted}, messages dropped ${feed.messagesDropped} of ${feed.messagesSent + feed.messagesDropped}`,
+      limit: `a client's oldest dropped past 1 MiB in its socket + 1 MiB queued; the furthest behind closed past ${MAX_TOTAL_BUFFERED_MIB} MiB in all`,
+      met: overTotal ? feed.slowClientsDisconnected > 0 : undefined,
+    },
+    {
+      flood,
+      figure: `a real page from 127.0.0.1 ${page(r.pageSeconds.from127_0_0_1)}, from another address ${page(r.pageSeconds.fromOtherAddress)}`,
+      // Healthy readers keep their slots: a page from their address is refused by design.
+      limit: a.read ? `from another address within ${PAGE_PATIENCE_S} s (the readers are healthy)` : `both within ${PAGE_PATIENCE_S} s`,
+      met: r.pageSeconds.fromOtherAddress !== undefined && (a.read || r.pageSeconds.from127_0_0_1 !== undefined),
+    },
+  ];
+}
+
+export interface WsFloods {
+  reports: WsFloodReport[];
+  figures: FloodFigure[];
+}
+
+/** The named scenarios in turn, each against a fresh server. */
+export async function wsFloods(names: readonly string[] = DEFAULT_SCENARIOS, log: (message: string) => void = () => undefined): Promise<WsFloods> {
+  const reports: WsFloodReport[] = [];
+  for (const name of names) {
     const scenario = SCENARIOS.get(name);
     if (scenario === undefined) throw new Error(`unknown scenario ${name}; known: ${[...SCENARIOS.keys()].join(', ')}`);
-    await run(name, scenario);
+    const r = await run(name, scenario);
+    reports.push(r);
+    log(`ws flood, ${name}: ${r.attackers.admitted} of ${r.attackers.opened} admitted; RSS ${r.rssMiB.base} -> peak ${r.rssMiB.peak} MiB; kernel send queues peak ${r.kernelSendQueuesMiB.peak} MiB`);
   }
+  return { reports, figures: reports.flatMap(figuresOf) };
 }
 
 if (require.main === module) {
   const [mode, ...rest] = process.argv.slice(2);
-  const done = mode === 'serve' ? serve(rest[0], Number(rest[1])) : main(process.argv.slice(2));
+  const done =
+    mode === 'serve'
+      ? serve(rest[0], Number(rest[1]))
+      : wsFloods(process.argv.length > 2 ? process.argv.slice(2) : [...SCENARIOS.keys()], (m) => console.error(m)).then(({ reports, figures }) => {
+          for (const r of reports) console.log(JSON.stringify({ build: BUILD, ...r }));
+          for (const f of figures) console.log(`${f.flood}: ${f.figure} [${f.limit}]${f.met === undefined ? '' : f.met ? ' PASS' : ' FAIL'}`);
+        });
   done.catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
