@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { Subscription } from 'rxjs';
 import { FlowGate, PeerFrame, RivuletError, TcpListenOptions, newlineDelimited, tcpConnect, tcpListen } from 'rivulet';
-import { Collector, closeAll, closed, connectTo, frame, freePort, track } from './tcpTestKit';
+import { Collector, closeAll, closed, connectTo, frame, frameListener, freePort, track } from './tcpTestKit';
 
 interface Listening<T> {
   port: number;
@@ -203,12 +203,19 @@ describe('tcpListen', () => {
     const holder = {};
     const { port, frames } = await listen({ gate });
     const client = await connectTo(port);
+    client.setNoDelay(true);
     client.write(frame('first'));
     await frames.until(1);
     gate.pause(holder);
-    client.write(frame('second'));
-    // Proving that nothing arrives needs a little wall-clock time: 100 ms is plenty on loopback.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => client.write(frame('second'), resolve));
+    // 'second' is in the listener's kernel queue: on loopback a write is queued at the receiver
+    // before it returns. A frame written after it to another server comes back only through a
+    // later poll of this process, and every socket readable by then is read in that same poll:
+    // a listener that kept reading would have emitted 'second' before the check phase.
+    const other = await frameListener();
+    (await connectTo(other.port)).write(frame('later, elsewhere'));
+    await other.reader.until(1);
+    await new Promise((resolve) => setImmediate(resolve));
     expect(frames.values).toEqual(['first']);
     gate.resume(holder);
     expect(await frames.until(2)).toEqual(['first', 'second']);
