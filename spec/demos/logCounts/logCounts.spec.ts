@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FlowGate } from 'rivulet';
 import { jsonLines, runCli, stopCliRuns } from '../../support/cli';
 import { ELASTIC_LOG_SAMPLE as ELASTIC, WALLAROO_DAYS as DAYS } from '../../support/data';
 import { listenTcp, type TestTcpServer } from '../../support/net';
@@ -194,18 +195,36 @@ describe('rivulet log-counts --listen --out (the original deployment)', () => {
   it('sends a file larger than the sink buffer to a stalled listener without loss: the reader waits for the socket', async () => {
     const day = readFileSync(DAYS[1], 'utf8');
     const big = join(tempDir(), 'big.log');
-    const copies = Math.ceil((12 * 1024 * 1024) / day.length); // 12 MiB, above the sink's 8 MiB buffer
+    // 24 MiB: more than the sink's 8 MiB buffer and the kernel's queues of a stalled connection
+    // (about 4 MiB here) together, so a reader that did not wait would overflow the sink.
+    const copies = Math.ceil((24 * 1024 * 1024) / day.length);
     writeFileSync(big, day.repeat(copies));
-    let stalls = 0;
+    // Which source follows send-logs' gate, and when it is told to stop: the sink pauses the gate
+    // once its socket and buffer are full, and the file reader is its only follower.
+    const follow = FlowGate.prototype.onChange;
+    let readerStopped: () => void = () => undefined;
+    const stopped = new Promise<'reader stopped'>((resolve) => (readerStopped = () => resolve('reader stopped')));
+    jest.spyOn(FlowGate.prototype, 'onChange').mockImplementation(function (this: FlowGate, listener: (paused: boolean) => void) {
+      return follow.call(this, (paused) => {
+        listener(paused);
+        if (paused) readerStopped();
+      });
+    });
+    let stalled: Socket | undefined;
     const collector = await frameCollector((socket: Socket) => {
-      if (stalls++ > 0) return;
-      socket.pause(); // the listener stalls long enough for an unpaced reader to overflow the sink
-      setTimeout(() => socket.resume(), 500);
+      if (stalled !== undefined) return;
+      stalled = socket;
+      socket.pause(); // reads nothing until the sender's reader has been stopped
     });
     try {
-      await runCli(['send-logs', `127.0.0.1:${collector.port}`, big]).done;
+      const sender = runCli(['send-logs', `127.0.0.1:${collector.port}`, big]);
+      // A reader that kept reading fails the command with ERR_BUFFER_FULL before it could be stopped.
+      expect(await Promise.race([stopped, sender.done.then(() => 'finished while the listener read nothing')])).toBe('reader stopped');
+      stalled!.resume();
+      await sender.done;
       await collector.closed(); // every frame has arrived once the sender has hung up
     } finally {
+      jest.restoreAllMocks();
       collector.destroy();
     }
     expect(collector.frames).toHaveLength(559 * copies + 1);
