@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { SchedulerLike } from 'rxjs';
 
 /** Where a command writes, and how it learns that the user wants it to stop. */
 export interface CliIo {
@@ -8,4 +9,6 @@ export interface CliIo {
   stopRequested: Promise<void>;
   /** Whether stderr is a terminal (progress bars only then). */
   interactive: boolean;
+  /** The clock of the command's own rate limits (fault lines on stderr); real time by default. */
+  scheduler?: SchedulerLike;
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { AsyncSubject, concat, concatMap, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, tap } from 'rxjs';
 import {
-  fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
+  fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
 import { packageRoot } from '../packageRoot';
 import { CountProgress, countProgress } from '../progress';
@@ -10,6 +10,7 @@ import { runCheckpointedLogCounts } from './checkpointed';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
 import { gracefulStop, GracefulStop } from '../shutdown';
+import { faultLog } from '../faultLog';
 import { LogCountsDashboard, logCountsPage } from './dashboardFeed';
 import { DayReport, DeadLetter, END_OF_DAY, LogCountsOptions, LogInput, logCounts } from './logCounts';
 
@@ -73,6 +74,9 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
   const stop = gracefulStop(io, { app: 'log-counts', drainTimeoutMs: parseDuration(flags.drainTimeout, '--drain-timeout'), drainTimeout: flags.drainTimeout });
   const gate = new FlowGate();
+  // Peers' faults (oversized frames, idle connections, refused pages), a sink's lost connection:
+  // a few lines per kind per second, the rest counted.
+  const faults = faultLog((line) => io.stderr.write(line), { app: 'log-counts', scheduler: io.scheduler });
   const deadLetters = new Subject<DeadLetter>();
   let beyondFuture = 0;
   deadLetters.subscribe((d) => {
@@ -85,7 +89,7 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   // Files only: a listener has no end to measure against.
   const progress = flags.listen === undefined ? countProgress(io, 'log-counts', inputFiles) : undefined;
   try {
-    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io) : linesOf(inputFiles, gate, progress)).pipe(stop.input());
+    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io, faults.reporter('--listen')) : linesOf(inputFiles, gate, progress)).pipe(stop.input());
     const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
     const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
     const reportsDone = new AsyncSubject<void>();
@@ -101,16 +105,17 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
       share(),
     );
     const sinks: Observable<never>[] = [];
-    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate }), stop.output(`--out ${flags.out}`)));
+    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate, onConnectionError: faults.reporter('--out') }), stop.output(`--out ${flags.out}`)));
     if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate }), stop.output(`--output ${flags.output}`)));
     if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate }), stop.output('stdout')));
     const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
     const dead = flags.deadLetter !== undefined ? deadLetters.pipe(map(toJson), writeLines(flags.deadLetter)) : EMPTY;
     // The page gets the reports of the stop too, then closes.
-    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io, flags.allowedHost).pipe(stop.serving(reportsDone)) : EMPTY;
+    const view = dashboard !== undefined && flags.dashboard !== undefined ? dashboardView(flags.dashboard, dashboard, io, flags.allowedHost, faults.reporter('dashboard feed')).pipe(stop.serving(reportsDone)) : EMPTY;
     // The dead-letter writer subscribes first so it sees every line the pipeline rejects.
     await stop.run(merge(dead, out.pipe(finalize(() => deadLetters.complete())), view));
   } finally {
+    faults.flush();
     progress?.stop();
   }
   if (beyondFuture > 0) {
@@ -120,8 +125,8 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
 }
 
 /** The page and its feed; it serves until Ctrl+C. */
-function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo, allowedHosts: string[]): Observable<never> {
-  return serveLiveView({ ...parseSocketAddress(address), page: logCountsPage(), allowedHosts, feeds: { '/feed': dashboard.feed() } }).pipe(
+function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo, allowedHosts: string[], onClientError: (error: RivuletError) => void): Observable<never> {
+  return serveLiveView({ ...parseSocketAddress(address), page: logCountsPage(), allowedHosts, onClientError, feeds: { '/feed': dashboard.feed() } }).pipe(
     tap((view) => io.stderr.write(`log-counts: dashboard at ${view.url}\n`)),
     ignoreElements(),
   );
@@ -159,14 +164,14 @@ function linesOf(files: string[], gate: FlowGate, progress?: CountProgress): Obs
 }
 
 /** Frames from every TCP sender (numbered per connection); a frame `END_OF_DAY` (line ending or not) is the marker. */
-function framesFrom(address: string, gate: FlowGate, io: CliIo): Observable<LogInput> {
+function framesFrom(address: string, gate: FlowGate, io: CliIo, onConnectionError: (error: RivuletError) => void): Observable<LogInput> {
   return tcpListen({
     ...parseSocketAddress(address),
     tagPeer: true,
     raw: false,
     gate,
     onListening: (a) => io.stderr.write(`log-counts: listening on ${a.host}:${a.port}\n`),
-    onConnectionError: (err) => io.stderr.write(`log-counts: ${err.message}\n`),
+    onConnectionError,
   }).pipe(
     map(({ peer, frame, data }): LogInput => {
       const text = data.replace(/\r?\n$/, '');

@@ -10,6 +10,7 @@ import {
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
 import { gracefulStop } from '../shutdown';
+import { faultLog } from '../faultLog';
 import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
@@ -118,8 +119,11 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   // The chart's x: the watermark, or before the window has one, the latest event's own time.
   const eventTimeOf = () => (Number.isFinite(stats.watermark) ? stats.watermark : lastEventTime);
 
+  // Peers' faults (oversized lines, idle connections, refused WebSocket clients), a sink's lost
+  // connection: a few lines per kind per second, the rest counted.
+  const faults = faultLog((line) => io.stderr.write(line), { app: 'star-leaders', scheduler: io.scheduler });
   const lines: Observable<{ text: string; source: string; lineNumber: number }> =
-    flags.listen !== undefined ? tcpLines(flags.listen, gate, io)
+    flags.listen !== undefined ? tcpLines(flags.listen, gate, io, faults.reporter('--listen'))
     : flags.ws !== undefined ? webSocketLines(flags.ws, gate)
     // Files: only lines of the event types the pipeline keeps are decoded and parsed.
     : fileLines(files.length > 0 ? files : BUNDLED_ARCHIVE, { gate, accept: githubEventTypeFilter(INTERESTING_TYPES) });
@@ -153,9 +157,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
 
   const sinks: Observable<never>[] = [leaders.pipe(ignoreElements())];
   const json = leaders.pipe(map(toJson));
-  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate: sinkGate }), stop.output(`--out ${flags.out}`)));
-  // Refused Origins and Hosts, oversized messages, slow clients: one line per kind per second.
-  const faults = faultLog(io);
+  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate: sinkGate, onConnectionError: faults.reporter('--out') }), stop.output(`--out ${flags.out}`)));
   if (flags.wsOut !== undefined) {
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
     const onClientError = faults.reporter('--ws-out');
@@ -240,33 +242,6 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
   }
 }
 
-/**
- * Logs the problems of WebSocket clients on stderr, at most one line per kind (error code) per
- * second, so that a flood of refused or slow clients cannot flood the log: the next line of a
- * kind says how many were left out, and `flush` says it for the rest at the end.
- */
-function faultLog(io: CliIo, now: () => number = Date.now) {
-  const kinds = new Map<string, { at: number; left: number; endpoint: string; code: string }>();
-  return {
-    reporter: (endpoint: string) => (error: RivuletError) => {
-      const key = `${endpoint} ${error.code}`;
-      const kind = kinds.get(key);
-      const at = now();
-      if (kind !== undefined && at - kind.at < 1000) {
-        kind.left += 1;
-        return;
-      }
-      const left = kind !== undefined && kind.left > 0 ? ` (${kind.left} more ${error.code} not logged before this)` : '';
-      kinds.set(key, { at, left: 0, endpoint, code: error.code });
-      io.stderr.write(`star-leaders: ${endpoint}: ${error.message}${left}\n`);
-    },
-    flush: () => {
-      for (const { left, endpoint, code } of kinds.values()) if (left > 0) io.stderr.write(`star-leaders: ${endpoint}: ${left} more ${code} not logged\n`);
-      kinds.clear();
-    },
-  };
-}
-
 /** `--checkpoint`: files only, and nothing that runs on processing time. */
 function checkpointed(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
   const refused = [
@@ -295,7 +270,7 @@ function parseEvents(unreadable: Subject<Unreadable>): OperatorFunction<{ text: 
 }
 
 /** Newline-delimited JSON events from every TCP sender, numbered per connection. */
-function tcpLines(address: string, gate: FlowGate, io: CliIo) {
+function tcpLines(address: string, gate: FlowGate, io: CliIo, onConnectionError: (error: RivuletError) => void) {
   return tcpListen({
     ...parseSocketAddress(address),
     framing: newlineDelimited(),
@@ -303,7 +278,7 @@ function tcpLines(address: string, gate: FlowGate, io: CliIo) {
     raw: false,
     gate,
     onListening: (a) => io.stderr.write(`star-leaders: listening on ${a.host}:${a.port}\n`),
-    onConnectionError: (err) => io.stderr.write(`star-leaders: ${err.message}\n`),
+    onConnectionError,
   }).pipe(map(({ peer, frame, data }) => ({ text: data, source: peer, lineNumber: frame })));
 }
 

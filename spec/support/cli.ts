@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import type { SchedulerLike } from 'rxjs';
 import { buildProgram } from '../../demos/cli';
 
 export interface CliRun {
@@ -17,8 +18,9 @@ const running = new Set<CliRun>();
 /**
  * Runs `rivulet ARGS...` in this process with captured output. The run stays registered until it
  * has finished, so that `stopCliRuns` (in an afterEach) can end what a failed test left running.
+ * `scheduler` is the clock of the command's rate limits (a `VirtualTimeScheduler` freezes it).
  */
-export function runCli(args: string[]): CliRun {
+export function runCli(args: string[], options: { scheduler?: SchedulerLike } = {}): CliRun {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -35,7 +37,7 @@ export function runCli(args: string[]): CliRun {
   });
   let stop: () => void = () => undefined;
   const stopRequested = new Promise<void>((resolve) => (stop = resolve));
-  const program = buildProgram({ stdout, stderr, stopRequested, interactive: false });
+  const program = buildProgram({ stdout, stderr, stopRequested, interactive: false, scheduler: options.scheduler });
   program.exitOverride();
   const done = program.parseAsync(['node', 'rivulet', ...args]).then(() => ({ stdout: out, stderr: err }));
   const stderrLine = (pattern: RegExp) =>
