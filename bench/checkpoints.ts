@@ -3,7 +3,8 @@
  * access logs). Each application runs from its files through the CLI's own pipeline: once plainly
  * (fileLines -> pipeline -> file) and once on the checkpointing runner at the default interval
  * (1 s), alternating, best of BENCH_RUNS. Then the last checkpoint of a 30-day star-leaders run is
- * decoded and restored into a freshly subscribed pipeline, timed.
+ * decoded and restored into a freshly subscribed pipeline, timed; and the 36-day log as one file
+ * is reopened just before its end, by the position's byte offset and by counting lines again.
  *
  *   npx tsc -p tsconfig.bench.json && node --expose-gc dist-bench/bench/checkpoints.js
  */
@@ -11,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { EMPTY, lastValueFrom, map, mergeMap, of, OperatorFunction, pipe, Subject, tap } from 'rxjs';
+import { EMPTY, firstValueFrom, lastValueFrom, map, mergeMap, of, OperatorFunction, pipe, Subject, tap } from 'rxjs';
 import {
   decodeCheckpoint, directoryStore, FileLine, fileLines, FlowGate, fileOutput, positionedFileLines, runCheckpointed, RunEvent, StateScope, toJson, withStateScope,
   writeLines,
@@ -20,7 +21,7 @@ import { END_OF_DAY, logCounts } from '../demos/logCounts/logCounts';
 import { parseGitHubEvent } from '../demos/starLeaders/githubEvents';
 import { starLeaders } from '../demos/starLeaders/starLeaders';
 import { collectGarbage } from './harness';
-import { eventInputs, logInputs } from './inputs';
+import { eventInputs, logInputs, logOneFile } from './inputs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
@@ -116,9 +117,28 @@ async function main(): Promise<void> {
     const restoreMs = performance.now() - started;
     subscription.unsubscribe();
     console.log(`restore        ${(bytes.length / 1024).toFixed(0)} KiB checkpoint of a ${events.events}-event run decoded and restored in ${restoreMs.toFixed(0)} ms (target < 1000 ms)`);
+    await resumeNearTheEnd(logOneFile(logs));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Time to the first line after a position ten lines before the end of one large plain file. */
+async function resumeNearTheEnd(one: { file: string; lines: number }): Promise<void> {
+  const source = positionedFileLines([one.file]);
+  const position = (await firstValueFrom(source.open({ file: 0, line: one.lines - 11 }, new FlowGate()))).position;
+  const firstLineMs = async (after: typeof position) => {
+    const started = performance.now();
+    await firstValueFrom(source.open(after, new FlowGate()));
+    return performance.now() - started;
+  };
+  let seek = Infinity;
+  let skip = Infinity;
+  for (let run = 0; run < RUNS; run++) {
+    seek = Math.min(seek, await firstLineMs(position));
+    skip = Math.min(skip, await firstLineMs({ file: 0, line: position.line }));
+  }
+  console.log(`resume         ${one.lines} lines in one file, reopened at line ${position.line}: ${seek.toFixed(1)} ms by byte offset, ${skip.toFixed(0)} ms by counting lines`);
 }
 
 main().catch((error: unknown) => {
