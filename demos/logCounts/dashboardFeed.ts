@@ -74,9 +74,10 @@ const MAX_DAYS = 400;
 
 const newTotals = (): Totals => ({ counts: new Map(), lines: 0, unparsed: 0 });
 
-/** The page's files: index.html, dashboard.js and dashboard.css. */
+/** The page's files: index.html, dashboard.js and dashboard.css, and the stylesheet the dashboards share. */
 export function logCountsPage(): LiveViewPage {
-  return { dir: join(packageRoot(), 'demos', 'logCounts', 'dashboard') };
+  const demos = join(packageRoot(), 'demos');
+  return { dir: join(demos, 'logCounts', 'dashboard'), files: { '/common.css': join(demos, 'dashboardCommon', 'common.css') } };
 }
 
 /**

@@ -125,7 +125,8 @@ const FEED_META = '<meta name="rivulet-feed" content="/feed">';
 
 /**
  * The dashboard page for `serveLiveView`: index.html (telling the page its feed is at
- * `feedPath`), dashboard.js and dashboard.css; rxjs and chart.js come from the view's `/vendor/`.
+ * `feedPath`), dashboard.js and dashboard.css after common.css, the stylesheet the dashboards
+ * share; rxjs and chart.js come from the view's `/vendor/`.
  */
 export function dashboardPage(feedPath = '/feed'): LiveViewPage {
   if (typeof feedPath !== 'string' || !SAFE_FEED_PATH.test(feedPath)) {
@@ -140,6 +141,7 @@ export function dashboardPage(feedPath = '/feed'): LiveViewPage {
       '/': { body: html.replace(FEED_META, `<meta name="rivulet-feed" content="${feedPath}">`), contentType: 'text/html; charset=utf-8' },
       '/dashboard.js': path.join(dir, 'dashboard.js'),
       '/dashboard.css': path.join(dir, 'dashboard.css'),
+      '/common.css': path.join(packageRoot(), 'demos', 'dashboardCommon', 'common.css'),
     },
   };
 }
