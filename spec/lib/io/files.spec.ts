@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -9,7 +9,15 @@ import { GH_ARCHIVE_HOURS, WALLAROO_DAYS } from '../../support/data';
 const DAY_6 = WALLAROO_DAYS[5];
 const GH_HOUR_0 = GH_ARCHIVE_HOURS[0];
 
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Reads `path` to its end with a stream of its own, chunk by chunk, and then lets pending I/O
+ * callbacks run: a reader that ignored its gate in the meantime would have gone on with these
+ * many reads of the same size, so its progress staying put shows the gate held.
+ */
+const readAlongside = (path: string, chunkBytes: number) =>
+  new Promise<void>((resolve, reject) => {
+    createReadStream(path, { highWaterMark: chunkBytes }).on('data', () => undefined).on('error', reject).on('end', () => setImmediate(resolve));
+  });
 
 describe('fileLines', () => {
   let dir: string;
@@ -132,10 +140,10 @@ describe('fileLines', () => {
         complete: resolve,
       }),
     );
-    await wait(50);
+    await readAlongside(path, 16 * 1024);
     const whilePaused = bytesRead;
     const receivedWhilePaused = received.length;
-    await wait(50);
+    await readAlongside(path, 16 * 1024);
     expect(bytesRead).toBe(whilePaused);
     expect(received.length).toBe(receivedWhilePaused);
     expect(received.length).toBeLessThan(lineCount);
@@ -158,9 +166,9 @@ describe('fileLines', () => {
         complete: resolve,
       }),
     );
-    await wait(50);
+    await readAlongside(GH_HOUR_0, 64 * 1024);
     const whilePaused = bytesRead;
-    await wait(50);
+    await readAlongside(GH_HOUR_0, 64 * 1024);
     expect(bytesRead).toBe(whilePaused);
     expect(bytesRead).toBeLessThan(readFileSync(GH_HOUR_0).length);
     gate.resume(holder);
@@ -174,7 +182,7 @@ describe('fileLines', () => {
     const first = await lastValueFrom(fileLines(path, { chunkBytes: 1024, progress: { next: (p) => (bytesRead = p.bytesRead) } }).pipe(take(3), toArray()));
     expect(first.map((l) => l.lineNumber)).toEqual([1, 2, 3]);
     const afterUnsubscribe = bytesRead;
-    await wait(30);
+    await readAlongside(path, 1024);
     expect(bytesRead).toBe(afterUnsubscribe);
     expect(bytesRead).toBeLessThan(500_000);
   });
