@@ -1,12 +1,15 @@
-import { asyncScheduler, Observable, OperatorFunction, Subscription } from 'rxjs';
+import { asyncScheduler, Observable, OperatorFunction } from 'rxjs';
 import { RivuletError } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
 import { Partitioner, perKey } from '../lib/partitioning/partitioners';
-import { FutureBound, FutureBoundState } from '../lib/windowing/futureBound';
-import { checkUid, currentStateScope, joinScope, refuseCheckpoint, ScopeSnapshot, StateScope, withStateScope } from '../lib/state/scope';
-import { checkPartitionByOptions, Partition, PartitionByOptions, PartitionContext, PartitionTable } from './internal/partitionTable';
+import { checkUid, refuseCheckpoint, ScopeSnapshot } from '../lib/state/scope';
+import { FutureGate } from './internal/futureGate';
+import { IdleSweep } from './internal/idleSweep';
+import { checkPartitionByOptions, PartitionByOptions, PartitionContext } from './internal/partitionOptions';
+import { PartitionScopes } from './internal/partitionScopes';
+import { Partition, PartitionTable } from './internal/partitionTable';
 
-export type { PartitionByOptions, PartitionContext } from './internal/partitionTable';
+export type { PartitionByOptions, PartitionContext } from './internal/partitionOptions';
 
 /**
  * Routes each value to a partition chosen by its key, runs one sub-pipeline (with its own state)
@@ -27,11 +30,14 @@ export type { PartitionByOptions, PartitionContext } from './internal/partitionT
  * result:  --1---1---3---3---|
  * ```
  *
- * Order within a partition is input order. A value is routed first; then, if its timestamp is
- * the stream's new maximum, every partition that subscribed to `eventTime$` gets it (cost
- * O(those partitions) per advance), so a partition sees its own event before the clock passes
- * it; then partitions idle in event time are ended. Idle checks walk from the least recently
- * touched partition and stop at the first busy one; scheduler idleness uses one pending sweep.
+ * Order within a partition is input order. A value is routed first (its partition hearing the
+ * clock just before, if it moved since), then, if its timestamp is the stream's new maximum, the
+ * clock tells the partitions: all of those that subscribed to `eventTime$` when it crosses a
+ * boundary of `tickEveryMs` (at every new maximum without it: O(partitions) per advance), else
+ * only the value's own, so the cost per value does not grow with the number of partitions. A
+ * partition thus sees its own event before the clock passes it. Then partitions idle in event
+ * time are ended. Idle checks walk from the least recently touched partition and stop at the
+ * first busy one; scheduler idleness uses one pending sweep.
  *
  * Source completion ends every partition and completes once all their outputs complete. A source
  * error errors every open partition's input, then the result with that error. A partition's error
@@ -56,7 +62,7 @@ export type { PartitionByOptions, PartitionContext } from './internal/partitionT
  * ```
  */
 export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOptions<T, K, P, R>): OperatorFunction<T, R> {
-  const { pipeline, timestampOf: timeFn, idleTimeoutMs, idleEventTimeMs, maxPartitions } = checkPartitionByOptions(options);
+  const { pipeline, timestampOf: timeFn, idleTimeoutMs, idleEventTimeMs, maxPartitions, tickEveryMs } = checkPartitionByOptions(options);
   const partitioner = options.partitioner ?? (perKey<K>() as unknown as Partitioner<K, P>);
   const keyOf = guarded('partitionBy', 'keyOf', options.keyOf, 'wrap');
   const partitionOf = guarded('partitionBy', 'partitionOf', (key: K): P => partitioner.partitionOf(key), 'wrap');
@@ -68,132 +74,71 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
   const scheduler = idleTimeoutMs === undefined ? undefined : (options.scheduler ?? asyncScheduler);
   // Touch order is only worth keeping when something evicts by it.
   const ordered = idleTimeoutMs !== undefined || idleEventTimeMs !== undefined || maxPartitions !== undefined;
+  const ticks = tickEveryMs === undefined ? undefined : { everyMs: tickEveryMs, offsetsMs: [...(options.tickOffsetsMs ?? [0])] };
+  // Ticks are left out: they change when partitions hear the clock, not what the state means.
+  const timeOf = (value: T): number => {
+    const time = timestampOf!(value);
+    if (Number.isFinite(time)) return time;
+    throw new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(time)}, not a finite number`);
+  };
+  const settings = `timestampOf=${timestampOf !== undefined} idleEventTimeMs=${idleEventTimeMs} maxPartitions=${maxPartitions}`;
 
   return (source) =>
     new Observable<R>((destination) => {
-      const table = new PartitionTable<T, P>(ordered);
+      const table = new PartitionTable<T, P>(ordered, ticks);
       const running = new Set<Partition<T, P>>(); // partitions whose output has not completed yet
       const stopped = () => destination.closed;
       const idleInEventTime = (p: Partition<T, P>) => table.maxEventTime - p.lastEventTime >= idleEventTimeMs!;
-      let sweep: Subscription | undefined;
       let sourceDone = false;
       let sourceFailed = false;
-      const bound = maxFutureMs === undefined ? undefined : new FutureBound<T>(maxFutureMs, options.confirmations ?? 3);
-      const reject = (): void => {
-        for (const value of bound!.takeRejected()) {
-          if (stats) stats.future++;
-          rejectedTo?.(value);
-        }
-      };
-
-      // Under a checkpointing runner each partition's operators register in a scope of their own,
-      // kept here by partition; outside one, `scope` is undefined and this costs nothing.
-      const scope = uid === undefined ? undefined : currentStateScope();
-      const scopes = new Map<P, StateScope>();
+      const future = maxFutureMs === undefined ? undefined : new FutureGate<T>(maxFutureMs, options.confirmations ?? 3, stats, rejectedTo);
+      const scopes = new PartitionScopes<T, P>(uid);
+      const sweep = scheduler === undefined ? undefined : new IdleSweep(table, scheduler, idleTimeoutMs!, stopped);
       const create = (key: P, restoring?: ScopeSnapshot): Partition<T, P> => {
         const p = table.open(key);
         running.add(p);
-        const own = scope?.nested(`partition ${String(key)}`, restoring);
-        if (own) scopes.set(key, own);
         // Linked to the destination like the source, so a partition that emits as it is
         // subscribed (a replayed eventTime$) can end everything from within.
-        withStateScope(own, () => operate(build({ key, eventTime$: p.eventTime$ }, p.input.asObservable()), destination, {
+        scopes.subscribe(key, restoring, () => operate(build({ key, eventTime$: p.eventTime$ }, p.input.asObservable()), destination, {
           next: (output) => destination.next(output),
           error: (err) => {
             if (!sourceFailed) destination.error(err);
           },
           complete: () => {
             running.delete(p);
-            scopes.delete(key); // an ended partition's state ends with it
+            scopes.end(key);
             if (sourceDone && running.size === 0) destination.complete();
           },
         }));
-        own?.verifyClaimed();
         return p;
       };
       if (idleTimeoutMs !== undefined) refuseCheckpoint('partitionBy', 'idleTimeoutMs ends partitions by processing time, which a checkpoint cannot hold');
-      destination.add(
-        joinScope('partitionBy', uid, () => ({
-          kind: 'partitionBy',
-          version: 1,
-          fingerprint:
-            `timestampOf=${timestampOf !== undefined} idleEventTimeMs=${idleEventTimeMs} maxPartitions=${maxPartitions}` +
-            (bound ? ` ${bound.describe()}` : ''),
-          // Live partitions in touch order, each with its latest event time and its operators' state;
-          // the values the future bound holds, not routed yet.
-          snapshot: () => ({
-            maxEventTime: table.maxEventTime,
-            future: bound?.snapshot(),
-            partitions: table.list().map((p) => [p.key, p.lastEventTime, scopes.get(p.key)!.snapshot()]),
-          }),
-          restore(state) {
-            const saved = state as { maxEventTime: number; future?: FutureBoundState<T>; partitions: [P, number, ScopeSnapshot][] };
-            table.maxEventTime = saved.maxEventTime;
-            if (bound && saved.future) {
-              bound.restore(saved.future);
-              if (stats) stats.future = bound.rejected;
-            }
-            for (const [key, lastEventTime, restoring] of saved.partitions) create(key, restoring).lastEventTime = lastEventTime;
-          },
-        })),
-      );
-      const armSweep = () => {
-        const oldest = table.oldest();
-        if (oldest === undefined || scheduler === undefined) return;
-        sweep = scheduler.schedule(() => {
-          sweep = undefined;
-          const now = scheduler.now();
-          table.closeWhile((p) => now - p.touchedAt >= idleTimeoutMs!, stopped);
-          if (!destination.closed) armSweep();
-        }, Math.max(0, oldest.touchedAt + idleTimeoutMs! - scheduler.now()));
-      };
-
-      const timeOf = (value: T): number => {
-        const time = timestampOf!(value);
-        if (!Number.isFinite(time)) {
-          throw new RivuletError('ERR_INVALID_VALUE', `partitionBy: timestampOf returned ${String(time)}, not a finite number`);
-        }
-        return time;
-      };
+      destination.add(scopes.join(settings, table, future, (key, lastEventTime, restoring) => (create(key, restoring).lastEventTime = lastEventTime)));
       const route = (value: T, known?: number): void => {
-          const partitionKey = partitionOf(keyOf(value));
-          let time = 0;
-          if (known !== undefined) time = known;
-          else if (timestampOf !== undefined) time = timeOf(value);
-          let p = table.get(partitionKey);
-          if (p === undefined) {
-            if (maxPartitions !== undefined && table.size >= maxPartitions) {
-              table.close(table.oldest()!);
-              if (destination.closed) return;
-            }
-            p = create(partitionKey);
+        const partitionKey = partitionOf(keyOf(value));
+        const time = known ?? (timestampOf === undefined ? 0 : timeOf(value));
+        let p = table.get(partitionKey);
+        if (p === undefined) {
+          if (maxPartitions !== undefined && table.size >= maxPartitions) {
+            table.close(table.oldest()!);
             if (destination.closed) return;
-          } else {
-            table.touch(p);
           }
-          if (scheduler !== undefined) {
-            p.touchedAt = scheduler.now();
-            if (sweep === undefined) armSweep();
-          }
-          if (time > p.lastEventTime) p.lastEventTime = time;
-          p.input.next(value);
-          if (timestampOf === undefined || destination.closed || !table.advance(time, stopped)) return;
-          if (idleEventTimeMs !== undefined && !destination.closed) table.closeWhile(idleInEventTime, stopped);
+          p = create(partitionKey);
+          if (destination.closed) return;
+        } else {
+          table.touch(p);
+          table.catchUp(p);
+          if (destination.closed) return;
+        }
+        sweep?.touched(p);
+        if (time > p.lastEventTime) p.lastEventTime = time;
+        p.input.next(value);
+        if (timestampOf === undefined || destination.closed || !table.advance(time, stopped, p)) return;
+        if (idleEventTimeMs !== undefined && !destination.closed) table.closeWhile(idleInEventTime, stopped);
       };
 
       operate(source, destination, {
-        next: (value) => {
-          if (bound === undefined) return route(value);
-          const time = timeOf(value);
-          const verdict = bound.offer(time, value, table.maxEventTime);
-          reject();
-          if (verdict === 'accept') return route(value, time);
-          if (verdict === 'hold') return;
-          for (const [t, held] of bound.takeReleased()) {
-            if (destination.closed) return;
-            route(held, t);
-          }
-        },
+        next: (value) => (future === undefined ? route(value) : future.offer(timeOf(value), value, table.maxEventTime, route, stopped)),
         error: (err) => {
           sourceFailed = true;
           table.closeAll(stopped, { error: err });
@@ -201,18 +146,15 @@ export function partitionBy<T, K, P = K, R = unknown>(options: PartitionByOption
         },
         complete: () => {
           sourceDone = true;
-          if (bound && bound.heldCount > 0) {
-            bound.rejectHeld();
-            reject();
-          }
-          sweep?.unsubscribe();
+          future?.end();
+          sweep?.cancel();
           table.closeAll(stopped);
           if (!destination.closed && running.size === 0) destination.complete();
         },
       });
       // The partitions' outputs are linked to the destination and end with it.
       return () => {
-        sweep?.unsubscribe();
+        sweep?.cancel();
         running.clear();
         scopes.clear();
         table.clear();

@@ -64,6 +64,19 @@ export class WindowClock {
   }
 }
 
+/**
+ * The first tick boundary after `t`: the smallest `k * everyMs + offset` (any integer `k`, any of
+ * `offsetsMs`) strictly greater than `t`; `-Infinity` when `t` is. A clock that moves from `a`
+ * to `b` crosses a boundary exactly when `b >= nextTickAfter(a, ...)`, so whoever keeps the next
+ * boundary pays one comparison per advance and recomputes only on a crossing. Hourly panes with
+ * a lateness of 10 minutes close on the boundaries of `(3_600_000, [600_000])`.
+ */
+export function nextTickAfter(t: number, everyMs: number, offsetsMs: readonly number[]): number {
+  let next = Infinity;
+  for (const offset of offsetsMs) next = Math.min(next, (Math.floor((t - offset) / everyMs) + 1) * everyMs + offset);
+  return next;
+}
+
 /** The options every event-time window operator takes. */
 export interface EventTimeOptions<T> {
   /** Event time of a value in epoch ms; a non-finite result is an error (ERR_INVALID_VALUE). */

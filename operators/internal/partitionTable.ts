@@ -5,62 +5,15 @@
  * The Map's insertion order is the touch order (a touch deletes and re-inserts the entry), so the
  * least recently touched partitions sit at the front: eviction by idleness or by a cap walks from
  * there and stops at the first busy one, without scanning the rest.
+ *
+ * The clock tells every clocked partition only when it crosses a tick boundary (on every increase
+ * without ticks), and the one partition a value goes to around that value. The next boundary is
+ * kept, so an advance costs one comparison unless it crosses.
  */
-import { Observable, Observer, OperatorFunction, SchedulerLike, Subject } from 'rxjs';
-import { invalidOption, requireInteger, requirePositive } from '../../lib/core/errors';
+import { Observable, Subject } from 'rxjs';
 import { operate } from '../../lib/core/operate';
-import type { Partitioner } from '../../lib/partitioning/partitioners';
-import { checkFutureOptions } from '../../lib/windowing/futureBound';
+import { nextTickAfter } from '../../lib/windowing/windowClock';
 
-/** What a partition's sub-pipeline knows about itself. */
-export interface PartitionContext<P> {
-  /** The partition, as the partitioner returned it. */
-  readonly key: P;
-  /**
-   * The largest event time seen anywhere in the stream (the global clock), replayed on subscribe,
-   * then emitted each time it increases. Never emits without `timestampOf`. Completes when the
-   * partition ends. Pass it to event-time windows so a quiet partition still ages its windows.
-   */
-  readonly eventTime$: Observable<number>;
-}
-
-export interface PartitionByOptions<T, K, P, R> {
-  /** The key of a value; the partitioner maps it to a partition. */
-  keyOf: (value: T) => K;
-  /** Default `perKey()`: one partition per distinct key (compared as `Map` keys). */
-  partitioner?: Partitioner<K, P>;
-  /** Builds a partition's sub-pipeline; called once each time a partition is created. */
-  pipeline: (context: PartitionContext<P>) => OperatorFunction<T, R>;
-  /** Event time of a value (ms); enables `eventTime$` and `idleEventTimeMs`. */
-  timestampOf?: (value: T) => number;
-  /** Ends a partition that received nothing for this long, measured on `scheduler`. */
-  idleTimeoutMs?: number;
-  /** Clock for `idleTimeoutMs`; default `asyncScheduler`. */
-  scheduler?: SchedulerLike;
-  /** Ends a partition whose latest event is this much older than the stream's latest. */
-  idleEventTimeMs?: number;
-  /** Cap on live partitions: creating one more first ends the least recently used. */
-  maxPartitions?: number;
-  /**
-   * How far ahead of the global clock a value may move it by itself (needs `timestampOf`);
-   * absent: no bound. A value further ahead is held, not routed, until `confirmations`
-   * following values also lie beyond the bound (a real gap: the held values are then routed in
-   * arrival order) or a value in bound shows it was an outlier (rejected: counted in
-   * `stats.future`, sent to `rejected`). The same rule as the windows' (`FutureBound`).
-   */
-  maxFutureMs?: number;
-  /** How many following values beyond the bound confirm a jump; default 3 (at most 1000). */
-  confirmations?: number;
-  /** Where values rejected by the future bound go; absent: dropped. */
-  rejected?: Pick<Observer<T>, 'next'>;
-  /** Updated in place: `future` counts the values rejected by the future bound. */
-  stats?: { future: number };
-  /**
-   * Stable id of the partitions' state in checkpoints (see `runCheckpointed`); needed there. The
-   * operators inside each partition are then scoped by partition, with uids of their own.
-   */
-  uid?: string;
-}
 export interface Partition<T, P> {
   readonly key: P;
   /** What the partition's sub-pipeline reads. */
@@ -73,19 +26,45 @@ export interface Partition<T, P> {
   lastEventTime: number;
   /** Created on the first subscription to `eventTime$`. */
   clock: Subject<number> | undefined;
+  /** The latest event time the clock told this partition. */
+  told: number;
   ended: boolean;
 }
 
+/** Tick boundaries: every `everyMs`, shifted by each of `offsetsMs`. */
+export interface TickGrid {
+  readonly everyMs: number;
+  readonly offsetsMs: readonly number[];
+}
+
 export class PartitionTable<T, P> {
-  /** The largest event time routed so far. */
-  maxEventTime = -Infinity;
+  private max = -Infinity;
+  /** Without ticks it stays at -Infinity: every advance tells everyone. */
+  private nextTick = -Infinity;
   private readonly live = new Map<P, Partition<T, P>>();
   /** Live partitions with a clock: only these are told when event time advances. */
   private readonly clocked = new Set<Partition<T, P>>();
   private newest: Partition<T, P> | undefined;
 
-  /** @param ordered keep touch order (only worth its cost when something evicts by it) */
-  constructor(private readonly ordered: boolean) {}
+  /**
+   * @param ordered keep touch order (only worth its cost when something evicts by it)
+   * @param ticks when to tell every partition; absent: on every increase
+   */
+  constructor(
+    private readonly ordered: boolean,
+    private readonly ticks?: TickGrid,
+  ) {}
+
+  /** The largest event time routed so far. */
+  get maxEventTime(): number {
+    return this.max;
+  }
+
+  /** Puts back the clock of a checkpoint (before its partitions are opened again). */
+  restoreClock(maxEventTime: number): void {
+    this.max = maxEventTime;
+    this.nextTick = this.ticks ? nextTickAfter(maxEventTime, this.ticks.everyMs, this.ticks.offsetsMs) : -Infinity;
+  }
 
   get size(): number {
     return this.live.size;
@@ -107,13 +86,25 @@ export class PartitionTable<T, P> {
       input: new Subject<T>(),
       eventTime$: new Observable<number>((destination) => {
         if (p.ended) return destination.complete();
-        if (!p.clock) this.clocked.add(p);
-        if (this.maxEventTime > -Infinity) destination.next(this.maxEventTime);
-        operate((p.clock ??= new Subject<number>()), destination, { next: (t) => destination.next(t) });
+        if (!p.clock) {
+          this.clocked.add(p);
+          p.clock = new Subject<number>();
+          p.told = this.max;
+        }
+        // A later subscriber may be replayed a time the clock tells the partition again.
+        let heard = -Infinity;
+        const hear = (t: number): void => {
+          if (!(t > heard)) return;
+          heard = t;
+          destination.next(t);
+        };
+        if (this.max > -Infinity) hear(this.max);
+        operate(p.clock, destination, { next: hear });
       }),
       touchedAt: 0,
       lastEventTime: -Infinity,
       clock: undefined,
+      told: -Infinity,
       ended: false,
     };
     this.live.set(key, p);
@@ -162,14 +153,28 @@ export class PartitionTable<T, P> {
     }
   }
 
+  /** Tells `p` the clock if it moved since `p` last heard: before a value is routed to `p`. */
+  catchUp(p: Partition<T, P>): void {
+    if (p.clock === undefined || !(p.told < this.max) || p.ended) return;
+    p.told = this.max;
+    p.clock.next(this.max);
+  }
+
   /**
-   * Moves event time to `t` if that is later and tells every clocked partition, until
-   * `stopped()`; O(clocked partitions). False if `t` is not an advance.
+   * Moves event time to `t` if that is later. Across a tick boundary (or at every increase without
+   * ticks) it tells every clocked partition, until `stopped()`: O(clocked partitions); otherwise
+   * only `routed`, the partition of the value that moved it. False if `t` is not an advance.
    */
-  advance(t: number, stopped: () => boolean): boolean {
-    if (!(t > this.maxEventTime)) return false;
-    this.maxEventTime = t;
+  advance(t: number, stopped: () => boolean, routed?: Partition<T, P>): boolean {
+    if (!(t > this.max)) return false;
+    this.max = t;
+    if (t < this.nextTick) {
+      if (routed !== undefined) this.catchUp(routed);
+      return true;
+    }
+    if (this.ticks) this.nextTick = nextTickAfter(t, this.ticks.everyMs, this.ticks.offsetsMs);
     for (const p of this.clocked) {
+      p.told = t;
       p.clock!.next(t);
       if (stopped()) break;
     }
@@ -182,28 +187,4 @@ export class PartitionTable<T, P> {
     this.clocked.clear();
     this.newest = undefined;
   }
-}
-
-/** Rejects bad `partitionBy` options when the operator is created, saying why. */
-export function checkPartitionByOptions<T, K, P, R>(options: PartitionByOptions<T, K, P, R>): PartitionByOptions<T, K, P, R> {
-  const where = 'partitionBy';
-  if (options == null) throw invalidOption(where, 'options are required');
-  const { keyOf, pipeline, partitioner, timestampOf, idleTimeoutMs, scheduler, idleEventTimeMs, maxPartitions } = options;
-  if (typeof keyOf !== 'function') throw invalidOption(where, 'keyOf must be a function (value) => key');
-  if (typeof pipeline !== 'function') throw invalidOption(where, 'pipeline must be a function (context) => operator');
-  if (partitioner !== undefined && typeof partitioner?.partitionOf !== 'function') {
-    throw invalidOption(where, 'partitioner must have a partitionOf(key) function');
-  }
-  if (timestampOf !== undefined && typeof timestampOf !== 'function') throw invalidOption(where, 'timestampOf must be a function');
-  if (idleTimeoutMs !== undefined) requirePositive(where, 'idleTimeoutMs', idleTimeoutMs);
-  if (scheduler !== undefined && idleTimeoutMs === undefined) throw invalidOption(where, 'scheduler is only used with idleTimeoutMs');
-  if (idleEventTimeMs !== undefined) {
-    requirePositive(where, 'idleEventTimeMs', idleEventTimeMs);
-    if (timestampOf === undefined) throw invalidOption(where, 'idleEventTimeMs needs timestampOf');
-  }
-  if (maxPartitions !== undefined) requireInteger(where, 'maxPartitions', maxPartitions);
-  checkFutureOptions(where, options.maxFutureMs, options.confirmations, options.rejected);
-  if (options.maxFutureMs !== undefined && timestampOf === undefined) throw invalidOption(where, 'maxFutureMs needs timestampOf');
-  if (options.stats !== undefined && (options.stats === null || typeof options.stats !== 'object')) throw invalidOption(where, 'stats must be an object such as windowStats()');
-  return options;
 }

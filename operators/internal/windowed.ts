@@ -7,8 +7,9 @@ import { RivuletError } from '../../lib/core/errors';
 import { guarded, operate } from '../../lib/core/operate';
 import { PaneAssigner } from '../../lib/windowing/panes';
 import { EventTimeOptions, WindowClock } from '../../lib/windowing/windowClock';
-import { FutureBound, FutureBoundState } from '../../lib/windowing/futureBound';
+import type { FutureBoundState } from '../../lib/windowing/futureBound';
 import { checkUid, joinScope } from '../../lib/state/scope';
+import { FutureGate } from './futureGate';
 
 /**
  * What a window operator does as the plumbing drives it. Whatever `expire` and `complete` throw
@@ -61,7 +62,8 @@ export function subscribeWindowed<T, R>(
   handlers: WindowHandlers<T>,
 ): void {
   const { timestampOf, late, rejected, stats, panes } = o;
-  const bound = o.maxFutureMs === undefined ? undefined : new FutureBound<T>(o.maxFutureMs, o.confirmations ?? 3);
+  const stopped = () => destination.closed;
+  const bound = o.maxFutureMs === undefined ? undefined : new FutureGate<T>(o.maxFutureMs, o.confirmations ?? 3, stats, rejected && ((value: T) => rejected.next(value)));
   destination.add(
     joinScope(where, o.uid, () => ({
       kind: where,
@@ -71,12 +73,12 @@ export function subscribeWindowed<T, R>(
       restore(state) {
         const saved = state as { clock: number[]; late: number; future?: FutureBoundState<T>; own: unknown };
         clock.restore(saved.clock);
-        if (bound && saved.future) bound.restore(saved.future);
         if (stats) {
           stats.late = saved.late;
-          stats.future = bound?.rejected ?? 0;
+          stats.future = 0;
           stats.watermark = clock.watermark;
         }
+        if (bound && saved.future) bound.restore(saved.future);
         handlers.restore(saved.own);
       },
     })),
@@ -101,18 +103,6 @@ export function subscribeWindowed<T, R>(
     if (stats) stats.late++;
     late?.next(value);
   };
-  const placeAll = (entries: [number, T][]): void => {
-    for (const [t, value] of entries) {
-      if (destination.closed) return;
-      place(value, t);
-    }
-  };
-  const reject = (): void => {
-    for (const value of bound!.takeRejected()) {
-      if (stats) stats.future++;
-      rejected?.next(value);
-    }
-  };
   const ticks =
     o.eventTime$ &&
     operate(o.eventTime$, destination, {
@@ -120,7 +110,7 @@ export function subscribeWindowed<T, R>(
         requireTime(t, 'eventTime$ emitted');
         advance(t, false);
         // Outside progress is trusted: it may bring held values in bound.
-        if (bound && bound.heldCount > 0) placeAll(bound.advanced(clock.maxEventTime));
+        bound?.advanced(clock.maxEventTime, place, stopped);
       },
       // Its completion only means no more outside progress; the source still drives time.
       complete() {},
@@ -129,19 +119,12 @@ export function subscribeWindowed<T, R>(
     next(value) {
       const t = timestampOf(value);
       requireTime(t, 'timestampOf returned');
-      if (bound === undefined) return place(value, t);
-      const verdict = bound.offer(t, value, clock.maxEventTime);
-      reject();
-      if (verdict === 'accept') place(value, t);
-      else if (verdict === 'release') placeAll(bound.takeReleased());
+      if (bound === undefined) place(value, t);
+      else bound.offer(t, value, clock.maxEventTime, place, stopped);
     },
     complete() {
       ticks?.unsubscribe(); // no more progress can matter
-      // Nothing can confirm a jump any more: what is still held is rejected.
-      if (bound && bound.heldCount > 0) {
-        bound.rejectHeld();
-        reject();
-      }
+      bound?.end(); // nothing can confirm a jump any more: what is still held is rejected
       complete();
       destination.complete();
     },
