@@ -72,6 +72,10 @@ export function starLeadersPartitioning(options: StarLeadersOptions = {}): Parti
     keyOf: (e) => e.repo,
     partitioner: wallarooHashRing(partitions),
     timestampOf,
+    // Windows expire when the watermark (clock minus lateness) crosses an hour and annotations
+    // age when the clock does: partitions need to hear the time only then and around their events.
+    tickEveryMs: HOUR_MS,
+    tickOffsetsMs: allowedLatenessMs % HOUR_MS === 0 ? [0] : [0, allowedLatenessMs % HOUR_MS],
     ...future,
     ...(maxFutureMs !== undefined && stats ? { stats } : {}),
     ...(maxFutureMs !== undefined && rejected ? { rejected } : {}),

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { from, lastValueFrom, toArray } from 'rxjs';
-import { windowStats } from 'rivulet';
+import { deserialize, serialize } from 'node:v8';
+import { filter, from, lastValueFrom, Subject, toArray } from 'rxjs';
+import { partitionBy, toJson, windowStats } from 'rivulet';
 import { parseGitHubEvent, type GitHubEvent } from 'rivulet/demos';
-import { globalLeaders, starLeaders, type Leader, type PartitionLeaders } from '../../../demos/starLeaders/starLeaders';
+import {
+  globalLeaders, INTERESTING_TYPES, starLeaders, starLeadersPartitioning, type Leader, type PartitionLeaders, type StarLeadersOptions,
+} from '../../../demos/starLeaders/starLeaders';
+import { ScopeSnapshot, StateScope, withStateScope } from '../../../lib/state/scope';
 import { jsonLines, runCli, stopCliRuns } from '../../support/cli';
 import { GH_ARCHIVE_HOURS as HOURS, HASH_RING_VECTORS } from '../../support/data';
 
@@ -122,8 +126,10 @@ function partitionOf(repo: string): number {
   return partitionCache.get(repo) as number;
 }
 
+const T0 = Date.parse('2015-01-01T00:00:00Z');
+
 describe('star-leaders event time', () => {
-  const t0 = Date.parse('2015-01-01T00:00:00Z');
+  const t0 = T0;
 
   it('empties a quiet partition\'s window after a gap of more than 24 hours', async () => {
     // Two repos in different partitions (from the ring's vectors).
@@ -157,5 +163,84 @@ describe('star-leaders event time', () => {
     // the late 00:20 star changes nothing; at 47:55 the 23:00 pane has expired (24:00 pane remains).
     expect(stars).toEqual([1, 0, 1, 2, 1, 2]);
     expect(stats.late).toBe(1);
+  });
+});
+
+describe('star-leaders hears the global clock by the hour', () => {
+  const real = HOURS.flatMap(archiveEvents);
+  const shifted = (e: GitHubEvent, ms: number): GitHubEvent => ({ ...e, createdAtMs: e.createdAtMs + ms });
+  // Hour 0 with one star dated 9999 in the middle, then hour 1 thirty hours later: an outlier
+  // to reject and a real gap to confirm, release and expire every window on.
+  const [hour0, hour1] = [real.filter((e) => e.createdAtMs < T0 + H), real.filter((e) => e.createdAtMs >= T0 + H)];
+  const star = hour0.find((e) => e.type === 'WatchEvent')!;
+  const jumpy = [
+    ...hour0.slice(0, 3000), { ...star, createdAtMs: Date.parse('9999-12-31T23:59:59Z') }, ...hour0.slice(3000),
+    ...hour1.map((e) => shifted(e, 30 * H)),
+  ];
+
+  /** The partitioned pipeline's records and, after every input event, its stats, as text. */
+  function trace(events: readonly GitHubEvent[], options: StarLeadersOptions, clock: 'hourly' | 'every increase' | { tickOffsetsMs: number[] }): string[] {
+    const stats = windowStats();
+    const partitioning = starLeadersPartitioning({ ...options, stats });
+    const ticks = clock === 'hourly' ? {} : clock === 'every increase' ? { tickEveryMs: undefined, tickOffsetsMs: undefined } : clock;
+    const lines: string[] = [];
+    const input = new Subject<GitHubEvent>();
+    input.pipe(filter((e) => INTERESTING_TYPES.has(e.type)), partitionBy({ ...partitioning, ...ticks })).subscribe((out) => lines.push(toJson(out)));
+    for (const e of events) {
+      input.next(e);
+      lines.push(`late=${stats.late} future=${stats.future} watermark=${stats.watermark}`);
+    }
+    input.complete();
+    return lines;
+  }
+
+  /** Where two traces first differ (undefined: nowhere), short enough to read in a failure. */
+  function firstDifference(a: string[], b: string[]): string | undefined {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) if (a[i] !== b[i]) return `line ${i}: ${a[i]?.slice(0, 200)} <> ${b[i]?.slice(0, 200)}`;
+    return undefined;
+  }
+
+  const M = 60_000;
+  it.each([
+    ['the defaults', real, {}],
+    ['the CLI defaults (--max-future 1h)', real, { maxFutureMs: H }],
+    ['--max-future 10s, far less than an hour', real, { maxFutureMs: 10_000 }],
+    ['1-hour windows, which expire on the real data', real, { windowHours: 1 }],
+    ['1-hour windows and 10 minutes of lateness', real, { windowHours: 1, allowedLatenessMs: 10 * M }],
+    ['1-hour windows, 90 minutes of lateness and --max-future 1h', real, { windowHours: 1, allowedLatenessMs: 90 * M, maxFutureMs: H }],
+    ['an outlier and a 30-hour gap, with --max-future 1h', jumpy, { maxFutureMs: H }],
+    ['an outlier and a 30-hour gap, unbounded', jumpy, {}],
+  ] as const)('emits every record and keeps every stat as on every increase: %s', (_, events, options: StarLeadersOptions) => {
+    const hourly = trace(events, options, 'hourly');
+    expect(hourly.filter((l) => l.startsWith('{')).length).toBeGreaterThan(0);
+    expect(firstDifference(hourly, trace(events, options, 'every increase'))).toBeUndefined();
+  });
+
+  it('differs when the ticks miss a boundary that matters (the comparison above can fail)', () => {
+    const options = { windowHours: 1, allowedLatenessMs: 10 * M };
+    // The windows expire at 01:10 of the watermark, but the clock is told only on the hour.
+    expect(firstDifference(trace(real, options, { tickOffsetsMs: [0] }), trace(real, options, 'every increase'))).toBeDefined();
+  });
+
+  it('resumes from checkpoints taken anywhere to the records of an uninterrupted run on every increase', () => {
+    const options: StarLeadersOptions = { windowHours: 1, maxFutureMs: H };
+    const events = real.filter((e) => INTERESTING_TYPES.has(e.type));
+    const records = (o: PartitionLeaders[]) => o.map((r) => toJson(r));
+    const whole: PartitionLeaders[] = [];
+    from(events).pipe(partitionBy({ ...starLeadersPartitioning(options), tickEveryMs: undefined, tickOffsetsMs: undefined })).subscribe((r) => whole.push(r));
+    const firstOfHour1 = events.findIndex((e) => e.createdAtMs >= T0 + H);
+    for (const cut of [1, 1234, firstOfHour1, firstOfHour1 + 1, events.length - 1]) {
+      const out: PartitionLeaders[] = [];
+      const before = new Subject<GitHubEvent>();
+      const scope = new StateScope();
+      withStateScope(scope, () => before.pipe(partitionBy(starLeadersPartitioning(options))).subscribe((r) => out.push(r)));
+      events.slice(0, cut).forEach((e) => before.next(e));
+      const saved = deserialize(serialize(scope.snapshot())) as ScopeSnapshot;
+      const after = new Subject<GitHubEvent>();
+      withStateScope(new StateScope(saved), () => after.pipe(partitionBy(starLeadersPartitioning(options))).subscribe((r) => out.push(r)));
+      events.slice(cut).forEach((e) => after.next(e));
+      after.complete();
+      expect(firstDifference(records(out), records(whole))).toBeUndefined();
+    }
   });
 });
