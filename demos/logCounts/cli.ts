@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from '@commander-js/extra-typings';
 import { AsyncSubject, concat, concatMap, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, tap } from 'rxjs';
 import {
-  fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, writeLines,
+  fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, RivuletError, serveLiveView, SocketAddress, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
 import { packageRoot } from '../packageRoot';
 import { CountProgress, countProgress } from '../progress';
@@ -11,85 +11,94 @@ import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
 import { gracefulStop, GracefulStop } from '../shutdown';
 import { faultLog } from '../faultLog';
+import { boundBy, CliError, UnreadableFiles } from '../cliErrors';
+import { checkpointEvery, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, timeZone } from '../cliFlags';
 import { LogCountsDashboard, logCountsPage } from './dashboardFeed';
 import { DayReport, DeadLetter, END_OF_DAY, LogCountsOptions, LogInput, logCounts } from './logCounts';
 
 const BUNDLED_LOGS = [1, 2, 3, 4, 5, 6].map((day) => join(packageRoot(), 'demos', 'data', 'logs', `day_${day}.log`));
 
-interface LogCountsFlags {
-  listen?: string;
-  out?: string;
-  compat?: 'wallaroo';
-  window: 'boundary' | 'day';
-  tz?: string;
-  allowedLateness: string;
-  maxFuture: string;
-  deadLetter?: string;
-  checkpoint?: string;
-  checkpointEvery: string;
-  output?: string;
-  dashboard?: string;
-  print?: boolean;
-  allowedHost: string[];
-  drainTimeout: string;
-}
-
-export function registerLogCounts(program: Command, io: CliIo): void {
-  program
+function logCountsCommand(program: Command) {
+  return program
     .command('log-counts')
     .description('HTTP status codes per day from Apache access logs (Wallaroo\'s windowing example)')
-    .argument('[files...]', 'log files, in order; an END_OF_DAY is implied after each (default: the bundled sample)')
-    .option('--listen <host:port>', 'read length-prefixed frames from TCP senders instead of files')
-    .option('--out <host:port>', 'send length-prefixed JSON results to a TCP listener instead of stdout')
-    .addOption(new Option('--compat <app>', 'print exactly what the original application printed').choices(['wallaroo']))
-    .addOption(new Option('--window <kind>', 'close windows on END_OF_DAY markers, or by event time per calendar day').choices(['boundary', 'day']).default('boundary'))
-    .option('--tz <zone>', 'time zone of the calendar days in --window day (default: the log\'s own UTC offset)')
-    .option('--allowed-lateness <duration>', 'how far out of order a line may arrive in --window day', '5m')
-    .option('--max-future <duration>', 'in --window day: how far ahead of the latest time a line may move time before 3 more confirm the jump (rejected otherwise)', '1d')
-    .option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file')
-    .option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)')
-    .option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
-    .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
-    .option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)')
+    .addArgument(new Argument('[files...]', 'log files, in order; an END_OF_DAY is implied after each (default: the bundled sample)').argParser(inputFiles))
+    .addOption(new Option('--listen <host:port>', 'read length-prefixed frames from TCP senders instead of files').argParser(listenAddress('--listen')))
+    .addOption(new Option('--out <host:port>', 'send length-prefixed JSON results to a TCP listener instead of stdout').argParser(peerAddress('--out')))
+    .addOption(new Option('--compat <app>', 'print exactly what the original application printed (END_OF_DAY windows only)').choices(['wallaroo'] as const).conflicts(['tz', 'dashboard']))
+    .addOption(new Option('--window <kind>', 'close windows on END_OF_DAY markers, or by event time per calendar day').choices(['boundary', 'day'] as const).default('boundary' as const))
+    .addOption(new Option('--tz <zone>', 'time zone of the calendar days; implies --window day (default: the log\'s own UTC offset)').argParser(timeZone('--tz')).implies({ window: 'day' }))
+    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a line may arrive in --window day').argParser(duration('--allowed-lateness')).default(300_000, '5m'))
+    .addOption(
+      new Option('--max-future <duration>', 'in --window day: how far ahead of the latest time a line may move time before 3 more confirm the jump (rejected otherwise)')
+        .argParser(duration('--max-future'))
+        .default(86_400_000, '1d'),
+    )
+    .addOption(new Option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file').argParser(outputFile('--dead-letter')))
+    .addOption(new Option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)').argParser(outputFile('--output')))
+    .addOption(new Option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume').conflicts(['listen', 'out', 'dashboard']))
+    .addOption(new Option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)').argParser(checkpointEvery('--checkpoint-every')).default('1s'))
+    .addOption(new Option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)').argParser(listenAddress('--dashboard')))
     .option('--print', 'print the JSON reports on stdout even with --out or --dashboard')
-    .option('--allowed-host <name>', 'another name (Host) under which --dashboard may be reached, e.g. behind a proxy; repeatable', (name: string, names: string[]) => [...names, name], [] as string[])
-    .option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the windows still open', '5s')
-    .action(async (files: string[], flags: LogCountsFlags) => runLogCounts(files, flags, io));
+    .addOption(
+      new Option('--allowed-host <name>', 'another name (Host) under which --dashboard may be reached, e.g. behind a proxy; repeatable')
+        .argParser((name: string, names: string[]) => [...names, name])
+        .default([] as string[], 'none'),
+    )
+    .addOption(
+      new Option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the windows still open')
+        .argParser(duration('--drain-timeout'))
+        .default(5000, '5s'),
+    );
+}
+
+/** The flags as their definitions give them, parsed. */
+type LogCountsFlags = ReturnType<ReturnType<typeof logCountsCommand>['opts']>;
+
+export function registerLogCounts(program: Command, io: CliIo): void {
+  logCountsCommand(program).action(async (files, flags, command) => {
+    // What commander cannot declare: a conflict with the files, or with one value of a flag.
+    if (flags.listen !== undefined && files.length > 0) throw new CliError('--listen: cannot be used with files (give one input)');
+    if (flags.compat !== undefined && flags.window === 'day') throw new CliError('--compat: cannot be used with --window day (the original only had END_OF_DAY markers)');
+    if (flags.tz !== undefined && command.getOptionValueSource('window') === 'cli' && flags.window === 'boundary') {
+      throw new CliError('--tz: cannot be used with --window boundary (a time zone places lines in calendar days: --window day)');
+    }
+    await runLogCounts(files, flags, io);
+  });
 
   program
     .command('send-logs')
     .description('send log files to a log-counts listener as the original sender did: a connection per file, a frame per line, then END_OF_DAY')
-    .argument('<host:port>', 'where log-counts --listen is listening')
-    .argument('<files...>', 'log files, in order')
-    .action(async (address: string, files: string[]) => sendLogs(address, files));
+    .addArgument(new Argument('<host:port>', 'where log-counts --listen is listening').argParser(peerAddress('<host:port>')))
+    .addArgument(new Argument('<files...>', 'log files, in order').argParser(inputFiles))
+    .action(async (address, files) => sendLogs(address, files));
 }
 
 async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): Promise<void> {
-  if (flags.listen !== undefined && files.length > 0) throw new Error('give either --listen or files, not both');
-  if (flags.compat !== undefined && flags.window === 'day') throw new Error('--compat wallaroo has no --window day: the original only had END_OF_DAY markers');
-  const eventTime =
-    flags.window === 'day'
-      ? { timeZone: flags.tz, allowedLatenessMs: parseDuration(flags.allowedLateness, '--allowed-lateness'), maxFutureMs: parseDuration(flags.maxFuture, '--max-future') }
-      : undefined;
+  const eventTime = flags.window === 'day' ? { timeZone: flags.tz, allowedLatenessMs: flags.allowedLateness, maxFutureMs: flags.maxFuture } : undefined;
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, eventTime, io);
-  const stop = gracefulStop(io, { app: 'log-counts', drainTimeoutMs: parseDuration(flags.drainTimeout, '--drain-timeout'), drainTimeout: flags.drainTimeout });
+  const stop = gracefulStop(io, { app: 'log-counts', drainTimeoutMs: flags.drainTimeout, drainTimeout: durationText(flags.drainTimeout) });
   const gate = new FlowGate();
   // Peers' faults (oversized frames, idle connections, refused pages), a sink's lost connection:
   // a few lines per kind per second, the rest counted.
   const faults = faultLog((line) => io.stderr.write(line), { app: 'log-counts', scheduler: io.scheduler });
   const deadLetters = new Subject<DeadLetter>();
   let beyondFuture = 0;
+  // For the warning about a file none of whose lines is an access log line.
+  const perFile = new UnreadableFiles();
   deadLetters.subscribe((d) => {
     if (d.reason === 'beyond --max-future') beyondFuture += 1;
+    else perFile.unreadable(d.source);
   });
   const markShutdown = (report: DayReport | Map<string, number>) =>
     stop.stopping && !(report instanceof Map) ? { ...report, closedBy: 'shutdown' as const } : report;
-  if (flags.dashboard !== undefined && flags.compat !== undefined) throw new Error('--dashboard draws the reports by day; it has no --compat wallaroo view');
   const inputFiles = files.length > 0 ? files : BUNDLED_LOGS;
   // Files only: a listener has no end to measure against.
   const progress = flags.listen === undefined ? countProgress(io, 'log-counts', inputFiles) : undefined;
   try {
-    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io, faults.reporter('--listen')) : linesOf(inputFiles, gate, progress)).pipe(stop.input());
+    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io, faults.reporter('--listen')) : linesOf(inputFiles, gate, progress).pipe(tap((line) => line !== END_OF_DAY && perFile.line(line.source)))).pipe(
+      stop.input(),
+    );
     const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
     const watched = dashboard === undefined ? input : input.pipe(tap((line) => dashboard.line(line)));
     const reportsDone = new AsyncSubject<void>();
@@ -105,7 +114,7 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
       share(),
     );
     const sinks: Observable<never>[] = [];
-    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: lengthPrefixed(), gate, onConnectionError: faults.reporter('--out') }), stop.output(`--out ${flags.out}`)));
+    if (flags.out !== undefined) sinks.push(results.pipe(tcpSink({ ...flags.out, framing: lengthPrefixed(), gate, onConnectionError: faults.reporter('--out') }), stop.output(`--out ${formatSocketAddress(flags.out.host, flags.out.port)}`)));
     if (flags.output !== undefined) sinks.push(results.pipe(writeLines(flags.output, { gate }), stop.output(`--output ${flags.output}`)));
     if (flags.print === true || (flags.out === undefined && dashboard === undefined && flags.output === undefined)) sinks.push(results.pipe(writeLines(io.stdout, { gate }), stop.output('stdout')));
     const out = sinks.length > 0 ? merge(...sinks) : results.pipe(ignoreElements());
@@ -122,11 +131,16 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
     const where = flags.deadLetter !== undefined ? 'written to --dead-letter' : 'see --dead-letter';
     io.stderr.write(`log-counts: ${beyondFuture} lines lay beyond --max-future and were rejected (${where})\n`);
   }
+  // --compat wallaroo counts what it cannot read under "null", as the original did: no warning there.
+  if (flags.listen === undefined && flags.compat === undefined) {
+    perFile.warn(inputFiles, (line) => io.stderr.write(line), 'an access log line', 'is it an Apache or Nginx access log in the Common or Combined Log Format?');
+  }
 }
 
 /** The page and its feed; it serves until Ctrl+C. */
-function dashboardView(address: string, dashboard: LogCountsDashboard, io: CliIo, allowedHosts: string[], onClientError: (error: RivuletError) => void): Observable<never> {
-  return serveLiveView({ ...parseSocketAddress(address), page: logCountsPage(), allowedHosts, onClientError, feeds: { '/feed': dashboard.feed() } }).pipe(
+function dashboardView(address: SocketAddress, dashboard: LogCountsDashboard, io: CliIo, allowedHosts: string[], onClientError: (error: RivuletError) => void): Observable<never> {
+  return serveLiveView({ ...address, page: logCountsPage(), allowedHosts, onClientError, feeds: { '/feed': dashboard.feed() } }).pipe(
+    boundBy('--dashboard', address),
     tap((view) => io.stderr.write(`log-counts: dashboard at ${view.url}\n`)),
     ignoreElements(),
   );
@@ -145,8 +159,6 @@ function dashboardReports<T>(dashboard: LogCountsDashboard, io: CliIo, stop: Gra
 
 /** `--checkpoint`: files only (they are resumed by position), to a file or stdout. */
 function checkpointed(files: string[], flags: LogCountsFlags, eventTime: LogCountsOptions['eventTime'], io: CliIo): Promise<void> {
-  if (flags.listen !== undefined) throw new Error('--checkpoint needs files as input (it resumes them by position), not --listen');
-  if (flags.out !== undefined || flags.dashboard !== undefined) throw new Error('--checkpoint needs its output in a file (--output) or on stdout, not --out or --dashboard');
   const flagsOf = { checkpoint: flags.checkpoint!, checkpointEvery: flags.checkpointEvery, output: flags.output };
   return runCheckpointedLogCounts({ files: files.length > 0 ? files : BUNDLED_LOGS, options: { compat: flags.compat, eventTime }, flags: flagsOf, deadLetter: flags.deadLetter }, io);
 }
@@ -164,15 +176,16 @@ function linesOf(files: string[], gate: FlowGate, progress?: CountProgress): Obs
 }
 
 /** Frames from every TCP sender (numbered per connection); a frame `END_OF_DAY` (line ending or not) is the marker. */
-function framesFrom(address: string, gate: FlowGate, io: CliIo, onConnectionError: (error: RivuletError) => void): Observable<LogInput> {
+function framesFrom(address: SocketAddress, gate: FlowGate, io: CliIo, onConnectionError: (error: RivuletError) => void): Observable<LogInput> {
   return tcpListen({
-    ...parseSocketAddress(address),
+    ...address,
     tagPeer: true,
     raw: false,
     gate,
     onListening: (a) => io.stderr.write(`log-counts: listening on ${a.host}:${a.port}\n`),
     onConnectionError,
   }).pipe(
+    boundBy('--listen', address),
     map(({ peer, frame, data }): LogInput => {
       const text = data.replace(/\r?\n$/, '');
       return text === END_OF_DAY ? END_OF_DAY : { text, source: peer, lineNumber: frame };
@@ -186,8 +199,7 @@ function framesFrom(address: string, gate: FlowGate, io: CliIo, onConnectionErro
  * and the files after it, which are not sent (a later day must not be counted before it).
  * No reconnection: the listener would count the resent part of a day twice.
  */
-async function sendLogs(address: string, files: string[]): Promise<void> {
-  const target = parseSocketAddress(address);
+async function sendLogs(target: SocketAddress, files: string[]): Promise<void> {
   const peer = formatSocketAddress(target.host, target.port);
   for (const [index, file] of files.entries()) {
     // The file is read no faster than the socket drains: the sink pauses the reader through the gate.

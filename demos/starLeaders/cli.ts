@@ -1,16 +1,18 @@
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, Option } from '@commander-js/extra-typings';
 import {
   AsyncSubject, concat, concatMap, connect, defer, EMPTY, endWith, finalize, from, ignoreElements, interval, lastValueFrom, map, merge, mergeMap,
   MonoTypeOperatorFunction, Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
 } from 'rxjs';
 import {
-  fileLines, FlowGate, formatSocketAddress, newlineDelimited, pace, parseDuration, parseSocketAddress, RivuletError, serveLiveView, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
+  fileLines, FlowGate, formatSocketAddress, newlineDelimited, pace, RivuletError, serveLiveView, SocketAddress, tcpListen, tcpSink, toJson, webSocketBroadcast, webSocketConnect, windowStats, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
 import { watchConnection } from '../senderConnection';
 import { gracefulStop } from '../shutdown';
 import { faultLog } from '../faultLog';
+import { boundBy, CliError, UnreadableFiles } from '../cliErrors';
+import { checkpointEvery, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, positiveInteger, positiveNumber, webSocketUrl } from '../cliFlags';
 import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
@@ -20,28 +22,6 @@ import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeaders
 
 export const BUNDLED_ARCHIVE = ['2015-01-01-0.json.gz', '2015-01-01-1.json.gz'].map((f) => join(packageRoot(), 'demos', 'data', 'gharchive', f));
 
-interface StarLeadersFlags {
-  listen?: string;
-  ws?: string;
-  out?: string;
-  wsOut?: string;
-  dashboard?: string;
-  format: 'json' | 'table';
-  partitions: number;
-  windowHours: number;
-  top: number;
-  allowedLateness: string;
-  maxFuture: string;
-  speed?: number;
-  deadLetter?: string;
-  print?: boolean;
-  allowedHost: string[];
-  checkpoint?: string;
-  checkpointEvery: string;
-  output?: string;
-  drainTimeout: string;
-}
-
 /** A line of input that could not be read as an event. */
 interface Unreadable {
   source: string;
@@ -50,68 +30,87 @@ interface Unreadable {
   text: string;
 }
 
-function positiveInt(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
-  return n;
-}
-
-function positiveNumber(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
-  return n;
-}
-
-export function registerStarLeaders(program: Command, io: CliIo): void {
-  program
+function starLeadersCommand(program: Command) {
+  return program
     .command('star-leaders')
     .description('GitHub repositories with the most stars in the last 24 hours of event time, per partition')
-    .argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)')
-    .option('--listen <host:port>', 'read newline-delimited JSON events from TCP senders (e.g. stream-archive)')
-    .option('--ws <url>', 'read JSON events from a WebSocket server')
-    .option('--out <host:port>', 'send newline-delimited JSON results to a TCP listener')
-    .option('--ws-out <host:port>', 'serve the results to WebSocket clients')
-    .option('--dashboard <host:port>', 'serve the live dashboard page and its feed (keeps serving after a replay)')
-    .addOption(new Option('--format <format>', 'stdout: every partition change as JSON, or the final global leaderboard').choices(['json', 'table']).default('json'))
-    .option('--partitions <n>', 'partitions of the hash ring', positiveInt, 10)
-    .option('--window-hours <n>', 'hours of event time in the star window', positiveInt, 24)
-    .option('--top <n>', 'leaders per partition', positiveInt, 10)
-    .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
-    .option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)', '1h')
-    .option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible', positiveNumber)
-    .option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file')
-    .option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)')
-    .option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
-    .option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)', '1s')
+    .addArgument(new Argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)').argParser(inputFiles))
+    .addOption(new Option('--listen <host:port>', 'read newline-delimited JSON events from TCP senders (e.g. stream-archive)').argParser(listenAddress('--listen')).conflicts('ws'))
+    .addOption(new Option('--ws <url>', 'read JSON events from a WebSocket server').argParser(webSocketUrl('--ws')))
+    .addOption(new Option('--out <host:port>', 'send newline-delimited JSON results to a TCP listener').argParser(peerAddress('--out')))
+    .addOption(new Option('--ws-out <host:port>', 'serve the results to WebSocket clients').argParser(listenAddress('--ws-out')))
+    .addOption(new Option('--dashboard <host:port>', 'serve the live dashboard page and its feed (keeps serving after a replay)').argParser(listenAddress('--dashboard')))
+    .addOption(new Option('--format <format>', 'stdout: every partition change as JSON, or the final global leaderboard').choices(['json', 'table'] as const).default('json' as const))
+    .addOption(new Option('--partitions <n>', 'partitions of the hash ring').argParser(positiveInteger('--partitions')).default(10))
+    .addOption(new Option('--window-hours <n>', 'hours of event time in the star window').argParser(positiveInteger('--window-hours')).default(24))
+    .addOption(new Option('--top <n>', 'leaders per partition').argParser(positiveInteger('--top')).default(10))
+    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a star may arrive').argParser(duration('--allowed-lateness')).default(0, '0s'))
+    .addOption(
+      new Option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)')
+        .argParser(duration('--max-future'))
+        .default(3_600_000, '1h'),
+    )
+    .addOption(new Option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible').argParser(positiveNumber('--speed')))
+    .addOption(new Option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file').argParser(outputFile('--dead-letter')))
+    .addOption(new Option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)').argParser(outputFile('--output')))
+    .addOption(
+      new Option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume')
+        // Files only (resumed by position), nothing on processing time, output to a file or stdout.
+        .conflicts(['listen', 'ws', 'speed', 'out', 'wsOut', 'dashboard']),
+    )
+    .addOption(new Option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)').argParser(checkpointEvery('--checkpoint-every')).default('1s'))
     .option('--print', 'print every partition change as JSON on stdout even with --out, --ws-out or --dashboard')
-    .option('--allowed-host <name>', 'another name (Host) under which --dashboard and --ws-out may be reached, e.g. behind a proxy; repeatable', (name: string, names: string[]) => [...names, name], [] as string[])
-    .option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the final lists', '5s')
-    .action(async (files: string[], flags: StarLeadersFlags) => runStarLeaders(files, flags, io));
+    .addOption(
+      new Option('--allowed-host <name>', 'another name (Host) under which --dashboard and --ws-out may be reached, e.g. behind a proxy; repeatable')
+        .argParser((name: string, names: string[]) => [...names, name])
+        .default([] as string[], 'none'),
+    )
+    .addOption(
+      new Option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the final lists')
+        .argParser(duration('--drain-timeout'))
+        .default(5000, '5s'),
+    );
+}
+
+/** The flags as their definitions give them, parsed. */
+type StarLeadersFlags = ReturnType<ReturnType<typeof starLeadersCommand>['opts']>;
+
+export function registerStarLeaders(program: Command, io: CliIo): void {
+  starLeadersCommand(program).action(async (files, flags) => {
+    // What commander cannot declare: a conflict with the files, or with one value of a flag.
+    if (files.length > 0 && flags.listen !== undefined) throw new CliError('--listen: cannot be used with files (give one input)');
+    if (files.length > 0 && flags.ws !== undefined) throw new CliError('--ws: cannot be used with files (give one input)');
+    if (flags.checkpoint !== undefined && flags.format === 'table') throw new CliError('--checkpoint: cannot be used with --format table (it checkpoints JSON records)');
+    await runStarLeaders(files, flags, io);
+  });
 
   program
     .command('stream-archive')
     .description('send GitHub Archive files to a TCP listener as newline-delimited JSON, paced in event time')
-    .argument('<host:port>', 'where star-leaders --listen is listening')
-    .argument('<files...>', 'GitHub Archive files (.json or .json.gz), in order')
-    .option('--speed <n>', 'times event-time speed (24: one hour of events in 2.5 minutes)', positiveNumber, 24)
-    .option('--keepalive <duration>', 'send an empty line after this long without an event, so that a gap in event time does not look idle to the listener (0s: never)', '10s')
-    .action(async (address: string, files: string[], flags: { speed: number; keepalive: string }) =>
-      streamArchive(address, files, flags.speed, parseDuration(flags.keepalive, '--keepalive'), io));
+    .addArgument(new Argument('<host:port>', 'where star-leaders --listen is listening').argParser(peerAddress('<host:port>')))
+    .addArgument(new Argument('<files...>', 'GitHub Archive files (.json or .json.gz), in order').argParser(inputFiles))
+    .addOption(new Option('--speed <n>', 'times event-time speed (24: one hour of events in 2.5 minutes)').argParser(positiveNumber('--speed')).default(24))
+    .addOption(
+      new Option('--keepalive <duration>', 'send an empty line after this long without an event, so that a gap in event time does not look idle to the listener (0s: never)')
+        .argParser(duration('--keepalive'))
+        .default(10_000, '10s'),
+    )
+    .action(async (address, files, flags) => streamArchive(address, files, flags.speed, flags.keepalive, io));
 }
 
 async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
-  const inputs = [files.length > 0, flags.listen !== undefined, flags.ws !== undefined].filter(Boolean).length;
-  if (inputs > 1) throw new Error('give one input: files, --listen or --ws');
   if (flags.checkpoint !== undefined) return checkpointed(files, flags, io);
-  const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
-  const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
-  const stop = gracefulStop(io, { app: 'star-leaders', drainTimeoutMs: parseDuration(flags.drainTimeout, '--drain-timeout'), drainTimeout: flags.drainTimeout });
+  const { allowedLateness: allowedLatenessMs, maxFuture: maxFutureMs } = flags;
+  const stop = gracefulStop(io, { app: 'star-leaders', drainTimeoutMs: flags.drainTimeout, drainTimeout: durationText(flags.drainTimeout) });
   const gate = new FlowGate();
   // Paced, the sinks hold the pacer through a gate of their own (its full queue then pauses the
   // reader); unpaced, they pause the reader directly.
   const sinkGate = flags.speed !== undefined ? new FlowGate() : gate;
   const stats = windowStats();
   const unreadable = new Subject<Unreadable>();
+  // For the warning about a file none of whose lines is an event.
+  const perFile = new UnreadableFiles();
+  unreadable.subscribe((line) => perFile.unreadable(line.source));
   const rejected = new Subject<GitHubEvent>();
   let events = 0;
   let lastEventTime = NaN;
@@ -128,6 +127,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     // Files: only lines of the event types the pipeline keeps are decoded and parsed.
     : fileLines(files.length > 0 ? files : BUNDLED_ARCHIVE, { gate, accept: githubEventTypeFilter(INTERESTING_TYPES) });
   const parsed = lines.pipe(
+    tap((line) => line.text.trim() !== '' && perFile.line(line.source)),
     parseEvents(unreadable),
     finalize(() => unreadable.complete()),
     flags.speed !== undefined ? pace({ timestampOf: (e) => e.createdAtMs, speed: flags.speed, gate, outputGate: sinkGate }) : (e) => e,
@@ -157,14 +157,14 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
 
   const sinks: Observable<never>[] = [leaders.pipe(ignoreElements())];
   const json = leaders.pipe(map(toJson));
-  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...parseSocketAddress(flags.out), framing: newlineDelimited(), gate: sinkGate, onConnectionError: faults.reporter('--out') }), stop.output(`--out ${flags.out}`)));
+  if (flags.out !== undefined) sinks.push(json.pipe(tcpSink({ ...flags.out, framing: newlineDelimited(), gate: sinkGate, onConnectionError: faults.reporter('--out') }), stop.output(`--out ${formatSocketAddress(flags.out.host, flags.out.port)}`)));
   if (flags.wsOut !== undefined) {
     const snapshot = () => [...latest].map(([partition, list]) => ({ partition, leaders: list }));
     const onClientError = faults.reporter('--ws-out');
     // After a replay it keeps serving the final state; after a stop, it closes once its clients have everything.
     const served = merge(leaders, stop.stopped.pipe(ignoreElements()));
-    const broadcast = webSocketBroadcast<PartitionLeaders>({ ...parseSocketAddress(flags.wsOut), snapshot, closeOnComplete: true, serialize: toJson, onClientError, allowedHosts: flags.allowedHost });
-    sinks.push(served.pipe(broadcast, stop.output(`--ws-out ${flags.wsOut}`)));
+    const broadcast = webSocketBroadcast<PartitionLeaders>({ ...flags.wsOut, snapshot, closeOnComplete: true, serialize: toJson, onClientError, allowedHosts: flags.allowedHost });
+    sinks.push(served.pipe(broadcast, boundBy('--ws-out', flags.wsOut), stop.output(`--ws-out ${formatSocketAddress(flags.wsOut.host, flags.wsOut.port)}`)));
   }
   const elsewhere = flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined || flags.output !== undefined;
   if (flags.output !== undefined) sinks.push(json.pipe(writeLines(flags.output, { gate: sinkGate }), stop.output(`--output ${flags.output}`)));
@@ -208,8 +208,9 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const messages = merge(leaders.pipe(map((out) => dashboardLeaders(out.partition, out.leaders, eventTimeOf()))), ticks);
     sinks.push(messages.pipe(tap((message) => (state.record(message), live.next(message))), ignoreElements()));
     // Only the view's own page may read the feed (same-host Origin), under the view's names only.
+    const address = flags.dashboard;
     const view = serveLiveView({
-      ...parseSocketAddress(flags.dashboard),
+      ...address,
       page: dashboardPage(),
       allowedHosts: flags.allowedHost,
       feeds: { '/feed': { source: live, snapshot: () => state.snapshot(statsMessage(0)) } },
@@ -217,6 +218,7 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     });
     sinks.push(
       view.pipe(
+        boundBy('--dashboard', address),
         tap(({ url, closed }) => {
           dashboardClosed = closed;
           io.stderr.write(`star-leaders: dashboard at ${url}\n`);
@@ -240,20 +242,14 @@ async function runStarLeaders(files: string[], flags: StarLeadersFlags, io: CliI
     const where = flags.deadLetter !== undefined ? 'written to --dead-letter' : 'see --dead-letter';
     io.stderr.write(`star-leaders: ${stats.future} events lay beyond --max-future and were rejected (${where})\n`);
   }
+  if (flags.listen === undefined && flags.ws === undefined) {
+    perFile.warn(files.length > 0 ? files : BUNDLED_ARCHIVE, (line) => io.stderr.write(line), 'a GitHub event', 'is it a GitHub Archive file, one JSON event per line?');
+  }
 }
 
-/** `--checkpoint`: files only, and nothing that runs on processing time. */
+/** `--checkpoint`: files only, and nothing that runs on processing time (see the flag's conflicts). */
 function checkpointed(files: string[], flags: StarLeadersFlags, io: CliIo): Promise<void> {
-  const refused = [
-    [flags.listen !== undefined || flags.ws !== undefined, 'files as input (it resumes them by position), not --listen or --ws'],
-    [flags.speed !== undefined, 'no --speed (pacing runs on processing time)'],
-    [flags.out !== undefined || flags.wsOut !== undefined || flags.dashboard !== undefined, 'its output in a file (--output) or on stdout, not --out, --ws-out or --dashboard'],
-    [flags.format === 'table', 'JSON records (--format json)'],
-  ] as const;
-  for (const [bad, needs] of refused) if (bad) throw new Error(`--checkpoint needs ${needs}`);
-  const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
-  const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
-  const options = { partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, maxFutureMs };
+  const options = { partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs: flags.allowedLateness, maxFutureMs: flags.maxFuture };
   const flagsOf = { checkpoint: flags.checkpoint!, checkpointEvery: flags.checkpointEvery, output: flags.output };
   return runCheckpointedStarLeaders({ files: files.length > 0 ? files : BUNDLED_ARCHIVE, options, flags: flagsOf, deadLetter: flags.deadLetter }, io);
 }
@@ -270,16 +266,19 @@ function parseEvents(unreadable: Subject<Unreadable>): OperatorFunction<{ text: 
 }
 
 /** Newline-delimited JSON events from every TCP sender, numbered per connection. */
-function tcpLines(address: string, gate: FlowGate, io: CliIo, onConnectionError: (error: RivuletError) => void) {
+function tcpLines(address: SocketAddress, gate: FlowGate, io: CliIo, onConnectionError: (error: RivuletError) => void) {
   return tcpListen({
-    ...parseSocketAddress(address),
+    ...address,
     framing: newlineDelimited(),
     tagPeer: true,
     raw: false,
     gate,
     onListening: (a) => io.stderr.write(`star-leaders: listening on ${a.host}:${a.port}\n`),
     onConnectionError,
-  }).pipe(map(({ peer, frame, data }) => ({ text: data, source: peer, lineNumber: frame })));
+  }).pipe(
+    boundBy('--listen', address),
+    map(({ peer, frame, data }) => ({ text: data, source: peer, lineNumber: frame })),
+  );
 }
 
 /** JSON events, one per WebSocket message. */
@@ -334,9 +333,8 @@ export function formatLeaderboard(leaders: readonly Leader[], events: number, wa
  * refused, reset or closed by the listener fails the command, naming the file being sent; it is
  * not reopened, so the listener never sees part of the archive twice.
  */
-async function streamArchive(address: string, files: string[], speed: number, keepAliveMs: number, io: CliIo): Promise<void> {
+async function streamArchive(target: SocketAddress, files: string[], speed: number, keepAliveMs: number, io: CliIo): Promise<void> {
   const gate = new FlowGate();
-  const target = parseSocketAddress(address);
   const sinkGate = new FlowGate();
   // A sink holding the pacer for a moment is ordinary backpressure; for a second, worth saying.
   let stall: NodeJS.Timeout | undefined;

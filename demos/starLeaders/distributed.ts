@@ -4,13 +4,15 @@
  * machine) runs the partitions, `rivulet results star-leaders` reads what they emitted.
  */
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, Option, OptionValues } from '@commander-js/extra-typings';
 import { concatMap, defer, EMPTY, filter, ignoreElements, interval, lastValueFrom, map, merge, mergeMap, of, takeUntil, tap } from 'rxjs';
 import {
-  closeRedis, connectRedis, describeRedisTarget, DistributedApp, distributedApp, DistributedSettings, fileLines, FlowGate, parseDuration,
+  closeRedis, connectRedis, describeRedisTarget, DistributedApp, distributedApp, DistributedSettings, fileLines, FlowGate,
   parseRedisTarget, readResults, readRouterProgress, RedisClient, route, runWorker, toJson, waitForSettings, WorkerEvent, writeLines,
 } from '../../index';
 import type { CliIo } from '../cliIo';
+import { CliError } from '../cliErrors';
+import { duration, inputFiles, positiveInteger, redisTarget } from '../cliFlags';
 import { BUNDLED_ARCHIVE, formatLeaderboard } from './cli';
 import { GitHubEvent, parseGitHubEvent } from './githubEvents';
 import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeadersPartitioning } from './starLeaders';
@@ -60,27 +62,19 @@ function appOfSettings(settings: DistributedSettings): DistributedApp<GitHubEven
   return starLeadersApp({ partitions: number('partitions'), windowHours: number('windowHours'), top: number('top'), allowedLatenessMs: number('allowedLatenessMs'), maxFutureMs }, settings.app);
 }
 
-interface ConnectionFlags {
-  redis?: string;
-  redisCluster?: string;
-  app: string;
-}
-
-function positiveInt(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1');
-  return n;
-}
-
-function withConnection(command: Command): Command {
+function withConnection<Args extends unknown[], Opts extends OptionValues>(command: Command<Args, Opts>) {
   return command
-    .option('--redis <url>', 'one Redis node: redis://[USER:PASSWORD@]HOST:PORT')
-    .option('--redis-cluster <nodes>', 'a Redis Cluster: [USER:PASSWORD@]HOST:PORT,HOST:PORT,...')
+    .addOption(new Option('--redis <url>', 'one Redis node: redis://[USER:PASSWORD@]HOST:PORT').argParser(redisTarget('--redis')).conflicts('redisCluster'))
+    .addOption(new Option('--redis-cluster <nodes>', 'a Redis Cluster: [USER:PASSWORD@]HOST:PORT,HOST:PORT,...').argParser(redisTarget('--redis-cluster')))
     .option('--app <name>', 'application name, the prefix of its Redis keys (several applications can share one Redis)', 'star-leaders');
 }
 
+/** The connection flags as their definitions give them. */
+type ConnectionFlags = ReturnType<ReturnType<typeof withConnection<[], {}>>['opts']>;
+
 /** Connects, reporting connection trouble on stderr once per distinct message. */
 function connect(flags: ConnectionFlags, io: CliIo, who: string): { client: RedisClient; where: string } {
+  if (flags.redis === undefined && flags.redisCluster === undefined) throw new CliError('--redis: missing: give --redis redis://HOST:PORT or --redis-cluster HOST:PORT,...');
   const target = parseRedisTarget(flags);
   let last = '';
   const client = connectRedis(target, {
@@ -103,16 +97,19 @@ export function registerDistributedStarLeaders(program: Command, io: CliIo): voi
   const routeCommand = program.commands.find((c) => c.name() === 'route') ?? program.command('route').description('append input to a distributed application in Redis');
   withConnection(routeCommand.command('star-leaders'))
     .description('append GitHub Archive events to the star-leaders partitions in Redis (exits when done; rerun after a crash to resume)')
-    .argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)')
-    .option('--partitions <n>', 'partitions of the hash ring (fixed for the application)', positiveInt, 10)
-    .option('--window-hours <n>', 'hours of event time in the star window', positiveInt, 24)
-    .option('--top <n>', 'leaders per partition', positiveInt, 10)
-    .option('--allowed-lateness <duration>', 'how far out of order a star may arrive', '0s')
-    .option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)', '1h')
-    .option('--max-backlog <n>', 'entries waiting in one partition above which reading pauses', positiveInt, 20_000)
-    .action(async (files: string[], flags: ConnectionFlags & { partitions: number; windowHours: number; top: number; allowedLateness: string; maxFuture: string; maxBacklog: number }) => {
-      const allowedLatenessMs = parseDuration(flags.allowedLateness, '--allowed-lateness');
-      const maxFutureMs = parseDuration(flags.maxFuture, '--max-future');
+    .addArgument(new Argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)').argParser(inputFiles))
+    .addOption(new Option('--partitions <n>', 'partitions of the hash ring (fixed for the application)').argParser(positiveInteger('--partitions')).default(10))
+    .addOption(new Option('--window-hours <n>', 'hours of event time in the star window').argParser(positiveInteger('--window-hours')).default(24))
+    .addOption(new Option('--top <n>', 'leaders per partition').argParser(positiveInteger('--top')).default(10))
+    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a star may arrive').argParser(duration('--allowed-lateness')).default(0, '0s'))
+    .addOption(
+      new Option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)')
+        .argParser(duration('--max-future'))
+        .default(3_600_000, '1h'),
+    )
+    .addOption(new Option('--max-backlog <n>', 'entries waiting in one partition above which reading pauses').argParser(positiveInteger('--max-backlog')).default(20_000))
+    .action(async (files, flags) => {
+      const { allowedLateness: allowedLatenessMs, maxFuture: maxFutureMs } = flags;
       const app = starLeadersApp({ partitions: flags.partitions, windowHours: flags.windowHours, top: flags.top, allowedLatenessMs, maxFutureMs }, flags.app);
       const paths = files.length > 0 ? files : BUNDLED_ARCHIVE;
       const { client } = connect(flags, io, 'route');
@@ -159,9 +156,9 @@ export function registerDistributedStarLeaders(program: Command, io: CliIo): voi
   const workerCommand = program.commands.find((c) => c.name() === 'worker') ?? program.command('worker').description('run partitions of a distributed application from Redis');
   withConnection(workerCommand.command('star-leaders'))
     .description('run a fair share of the star-leaders partitions until SIGTERM (which commits, releases the partitions and exits 0)')
-    .option('--lease-ms <ms>', 'how long a partition stays locked to a worker that stopped answering', positiveInt, 2000)
-    .option('--batch <n>', 'input entries per commit', positiveInt, 1000)
-    .action(async (flags: ConnectionFlags & { leaseMs: number; batch: number }) => {
+    .addOption(new Option('--lease-ms <ms>', 'how long a partition stays locked to a worker that stopped answering').argParser(positiveInteger('--lease-ms')).default(2000))
+    .addOption(new Option('--batch <n>', 'input entries per commit').argParser(positiveInteger('--batch')).default(1000))
+    .action(async (flags) => {
       const { client, where } = connect(flags, io, 'worker');
       const signal = abortOn(io.stopRequested);
       try {
@@ -190,9 +187,9 @@ export function registerDistributedStarLeaders(program: Command, io: CliIo): voi
   const resultsCommand = program.commands.find((c) => c.name() === 'results') ?? program.command('results').description('read the outputs of a distributed application from Redis');
   withConnection(resultsCommand.command('star-leaders'))
     .description('read what the star-leaders workers emitted, once every partition has consumed everything routed so far')
-    .addOption(new Option('--format <format>', 'every partition change as JSON {partition, seq, leaders}, or the global leaderboard').choices(['json', 'table']).default('json'))
+    .addOption(new Option('--format <format>', 'every partition change as JSON {partition, seq, leaders}, or the global leaderboard').choices(['json', 'table'] as const).default('json' as const))
     .option('--follow', 'print outputs as they are committed, until interrupted')
-    .action(async (flags: ConnectionFlags & { format: 'json' | 'table'; follow?: boolean }) => {
+    .action(async (flags) => {
       const { client, where } = connect(flags, io, 'results');
       const signal = abortOn(io.stopRequested);
       try {

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { SchedulerLike } from 'rxjs';
-import { buildProgram } from '../../demos/cli';
+import { buildProgram, runRivulet } from '../../demos/cli';
 
 export interface CliRun {
   /** Resolves with everything the command printed once it has finished. */
@@ -81,4 +81,19 @@ export async function stopCliRuns(): Promise<void> {
 /** The JSON values of every non-empty line. */
 export function jsonLines(text: string): unknown[] {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown);
+}
+
+/**
+ * Runs `rivulet ARGS...` in this process as the real CLI does (errors written as `rivulet: ...`
+ * lines, not thrown) and resolves with its exit code and output. For commands that end by themselves.
+ */
+export async function runCliExit(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await runRivulet(['node', 'rivulet', ...args], { stdout, stderr, stopRequested: new Promise<void>(() => undefined), interactive: false });
+  return { code, stdout: out, stderr: err };
 }

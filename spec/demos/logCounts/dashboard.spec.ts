@@ -189,7 +189,7 @@ describe('log-counts --dashboard, in headless chromium', () => {
   });
 
   it('refuses --compat wallaroo, which has no days', async () => {
-    await expect(runCli(['log-counts', '--dashboard', '127.0.0.1:0', '--compat', 'wallaroo']).done).rejects.toThrow('--dashboard draws the reports by day');
+    await expect(runCli(['log-counts', '--dashboard', '127.0.0.1:0', '--compat', 'wallaroo']).done).rejects.toThrow("option '--compat <app>' cannot be used with option '--dashboard <host:port>'");
   });
 });
 
