@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, Server, Socket } from 'node:net';
+import { createConnection, createServer, Server, Socket } from 'node:net';
 
 /** A TCP server for a test, on 127.0.0.1 port 0, that knows its connections. */
 export interface TestTcpServer {
@@ -28,4 +28,44 @@ export async function listenTcp(onConnection: (socket: Socket) => void): Promise
     void closed();
   };
   return { server, port, closed, destroy };
+}
+
+/**
+ * Shows by an event, not by waiting, that bytes queued at a socket of this process have not been
+ * read. On loopback a write is queued at the receiver before it returns; a byte written after it
+ * on the probe's own connection is read in a poll of this process that began later, and that
+ * poll found every socket with bytes waiting readable: by the check phase that follows it, a
+ * reader that had not stopped has read them, and emitted what they decode to (unless decoding
+ * waits for a thread or a timer, as compressed WebSocket messages do).
+ */
+export interface SocketPollProbe {
+  /**
+   * Resolves at the end of a poll of this process's sockets that began after the call. Write
+   * what must stay unread first, and wait for that write's callback.
+   */
+  pollPassed(): Promise<void>;
+  /** Destroys the probe's sockets and closes its server; safe to call again, for finally blocks. */
+  destroy(): void;
+}
+
+export async function socketPollProbe(): Promise<SocketPollProbe> {
+  let accepted!: (socket: Socket) => void;
+  const far = new Promise<Socket>((resolve) => (accepted = resolve));
+  const server = await listenTcp((socket) => accepted(socket));
+  const near = createConnection({ host: '127.0.0.1', port: server.port });
+  // Without it, Nagle's algorithm could hold a marker until the previous one is acknowledged.
+  near.setNoDelay(true);
+  const [reader] = await Promise.all([far, once(near, 'connect')]);
+  return {
+    async pollPassed() {
+      const read = once(reader, 'data');
+      near.write('.');
+      await read;
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+    destroy() {
+      near.destroy();
+      server.destroy();
+    },
+  };
 }

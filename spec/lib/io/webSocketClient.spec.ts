@@ -1,7 +1,10 @@
+import { once } from 'node:events';
 import { AddressInfo } from 'node:net';
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
-import { FlowGate, RivuletError, webSocketConnect } from 'rivulet';
+import { FlowGate, RivuletError, webSocketConnect, WebSocketConnectOptions } from 'rivulet';
+import { socketPollProbe } from '../../support/net';
+import { Collector } from './tcpTestKit';
 
 /** A plain `ws` server as the peer, bound to 127.0.0.1 on a free port. */
 async function peer(onConnection: (ws: WebSocket) => void): Promise<{ url: string; server: WebSocketServer }> {
@@ -12,6 +15,15 @@ async function peer(onConnection: (ws: WebSocket) => void): Promise<{ url: strin
 }
 
 const closeServer = (server: WebSocketServer) => new Promise((resolve) => server.close(resolve));
+
+/** A socket factory that keeps what it made, so a test can watch the client's own socket. */
+function recordingFactory(made: WebSocket[]): WebSocketConnectOptions['createWebSocket'] {
+  return (url, protocols, options) => {
+    const ws = new WebSocket(url, protocols, options);
+    made.push(ws);
+    return ws;
+  };
+}
 
 describe('webSocketConnect', () => {
   it('emits text messages and completes when the server closes with 1000', async () => {
@@ -79,12 +91,19 @@ describe('webSocketConnect', () => {
 
   it('abandons a handshake in progress on unsubscribe, without an error', async () => {
     const { url, server } = await peer(() => undefined);
-    let errored = false;
-    const subscription = webSocketConnect(url).subscribe({ error: () => (errored = true) });
-    subscription.unsubscribe();
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(errored).toBe(false);
-    await closeServer(server);
+    try {
+      const made: WebSocket[] = [];
+      let errored = false;
+      const subscription = webSocketConnect(url, { createWebSocket: recordingFactory(made) }).subscribe({ error: () => (errored = true) });
+      expect(made[0].readyState).toBe(WebSocket.CONNECTING);
+      subscription.unsubscribe();
+      // An aborted handshake makes the socket emit 'error', then 'close': once it has closed, an
+      // error left unheard would have been thrown already.
+      await new Promise((resolve) => made[0].on('close', resolve));
+      expect(errored).toBe(false);
+    } finally {
+      await closeServer(server);
+    }
   });
 
   it('makes its socket with the injected factory, passing origin and limits', async () => {
@@ -105,23 +124,28 @@ describe('webSocketConnect', () => {
   });
 
   it('stops reading while the gate is paused', async () => {
-    let serverSide: WebSocket | undefined;
-    const { url, server } = await peer((ws) => (serverSide = ws));
+    const serverSide = new Collector<WebSocket>();
+    const { url, server } = await peer(serverSide.add);
+    const probe = await socketPollProbe();
     const gate = new FlowGate();
     const holder = {};
-    const received: string[] = [];
-    const subscription = webSocketConnect(url, { gate }).subscribe((t) => received.push(t));
-    while (!serverSide) await new Promise((resolve) => setTimeout(resolve, 5));
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    gate.pause(holder);
-    serverSide.send('held');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(received).toEqual([]);
-    gate.resume(holder);
-    while (received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(received).toEqual(['held']);
-    subscription.unsubscribe();
-    await closeServer(server);
+    const received = new Collector<string>();
+    const made: WebSocket[] = [];
+    const subscription = webSocketConnect(url, { gate, createWebSocket: recordingFactory(made) }).subscribe(received.add);
+    try {
+      const [[ws]] = await Promise.all([serverSide.until(1), once(made[0], 'open')]);
+      gate.pause(holder);
+      await new Promise((resolve) => ws.send('held', resolve));
+      // 'held' waits at the client's socket; a client that kept reading would have emitted it by now.
+      await probe.pollPassed();
+      expect(received.values).toEqual([]);
+      gate.resume(holder);
+      expect(await received.until(1)).toEqual(['held']);
+    } finally {
+      subscription.unsubscribe();
+      probe.destroy();
+      await closeServer(server);
+    }
   });
 
   it('rejects a URL that is not ws:// or wss://', () => {
