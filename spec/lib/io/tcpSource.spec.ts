@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { Subscription } from 'rxjs';
+import { Subscription, tap } from 'rxjs';
 import { FlowGate, PeerFrame, RivuletError, TcpListenOptions, newlineDelimited, tcpConnect, tcpListen } from 'rivulet';
 import { Collector, closeAll, closed, connectTo, frame, frameListener, freePort, track } from './tcpTestKit';
 
@@ -250,12 +250,13 @@ describe('tcpConnect', () => {
   });
 
   it('errors naming host:port when the server resets the connection', async () => {
+    const accepted = new Collector<net.Socket>();
     const { port, server: srv } = await server((s) => {
+      accepted.add(s);
       s.write(frame('a'));
-      // Reset right away and Linux may still send a FIN first; give the frame a moment to land.
-      setTimeout(() => s.resetAndDestroy(), 30);
     });
-    const { values, error } = await collect(tcpConnect({ port }));
+    // The reset follows the frame's arrival: a reset that overtakes unread bytes discards them.
+    const { values, error } = await collect(tcpConnect({ port }).pipe(tap(() => accepted.values[0].resetAndDestroy())));
     expect(values).toEqual(['a']);
     expect(error).toMatchObject({ code: 'ERR_CONNECTION', message: `tcpConnect 127.0.0.1:${port}: connection reset by peer` });
     srv.close();
