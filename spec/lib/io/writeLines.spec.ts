@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import fs = require('node:fs');
+import { mkdtempSync, readFileSync, rmSync, WriteStream, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,16 +8,19 @@ import { from, lastValueFrom, NEVER, Observable, of, range, map, Subject, takeUn
 import { FlowGate, RivuletError, writeLines } from 'rivulet';
 import { betweenMergeMaps, EndlessSource } from '../../operators/operatorCases';
 
-/** A Writable that takes `delayMs` per chunk, like a slow disk or a pipe nobody reads fast. */
-function slowWritable(highWaterMark: number, delayMs: number) {
+/**
+ * A Writable that takes each chunk a turn of the event loop later, like a slow disk or a pipe
+ * nobody reads fast: its buffer fills while the source runs on.
+ */
+function slowWritable(highWaterMark: number) {
   const chunks: string[] = [];
   const stream = new Writable({
     highWaterMark,
     write(chunk: Buffer, _encoding, callback) {
-      setTimeout(() => {
+      setImmediate(() => {
         chunks.push(chunk.toString());
         callback();
-      }, delayMs);
+      });
     },
   });
   return { stream, chunks };
@@ -62,7 +67,7 @@ describe('writeLines', () => {
   });
 
   it('pauses the gate when a slow stream is full, resumes on drain, and loses nothing', async () => {
-    const { stream, chunks } = slowWritable(64, 1);
+    const { stream, chunks } = slowWritable(64);
     const gate = new FlowGate();
     const changes: boolean[] = [];
     let completed = false;
@@ -82,7 +87,7 @@ describe('writeLines', () => {
   });
 
   it('completes only after the slow stream has taken every line', async () => {
-    const { stream, chunks } = slowWritable(1 << 20, 2);
+    const { stream, chunks } = slowWritable(1 << 20);
     await lastValueFrom(range(0, 20).pipe(map(String), writeLines(stream)), { defaultValue: undefined });
     expect(chunks).toHaveLength(20);
   });
@@ -108,14 +113,27 @@ describe('writeLines', () => {
     const path = join(dir, 'partial.txt');
     const gate = new FlowGate();
     const source = new Subject<string>();
-    const subscription = concat(source, NEVER).pipe(writeLines(path, { gate })).subscribe();
-    const long = 'x'.repeat(20_000); // above the file stream's 16 KiB high-water mark
-    source.next(long);
-    expect(gate.paused).toBe(true);
-    subscription.unsubscribe();
-    expect(gate.paused).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(readFileSync(path, 'utf8')).toBe(long + '\n');
+    // The file stream the sink opens, to wait for its 'close' (node:fs itself, not a copy of it).
+    const opened: WriteStream[] = [];
+    const open = fs.createWriteStream;
+    const spy = jest.spyOn(fs, 'createWriteStream').mockImplementation((...args) => {
+      const stream = open(...args);
+      opened.push(stream);
+      return stream;
+    });
+    try {
+      const subscription = concat(source, NEVER).pipe(writeLines(path, { gate })).subscribe();
+      const long = 'x'.repeat(20_000); // above the file stream's 16 KiB high-water mark
+      source.next(long);
+      expect(gate.paused).toBe(true);
+      subscription.unsubscribe();
+      expect(gate.paused).toBe(false);
+      expect(opened).toHaveLength(1);
+      await once(opened[0], 'close');
+      expect(readFileSync(path, 'utf8')).toBe(long + '\n');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('stops listening to a synchronous source when unsubscribed', () => {
