@@ -5,6 +5,7 @@ import { createContext, runInContext } from 'node:vm';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
 import { BroadcastSink, webSocketBroadcast } from 'rivulet';
+import { Collector } from '../io/tcpTestKit';
 
 const RXJS_UMD = readFileSync(join(__dirname, '../../../node_modules/rxjs/dist/bundles/rxjs.umd.min.js'), 'utf8');
 const HELPER = readFileSync(join(__dirname, '../../../lib/browser/rivuletFeed.js'), 'utf8');
@@ -20,14 +21,6 @@ function loadPage(): Feed {
   runInContext(RXJS_UMD, page);
   runInContext(HELPER, page);
   return page.rivuletFeed as Feed;
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 // Servers and page subscriptions a test opened; closed after each test, passed or failed.
@@ -52,13 +45,16 @@ describe('rivuletFeed (browser helper)', () => {
     const source = new Subject<{ repo: string; stars: number }>();
     const server = await serve(source);
     const received: unknown[] = [];
-    let completed = false;
-    opened.add(rivuletFeed(`ws://127.0.0.1:${server.port}`).subscribe({ next: (m) => received.push(m), complete: () => (completed = true) }));
-    await until(() => server.sink.stats.clients === 1, 'the page to connect');
+    const statuses = new Collector<string>();
+    const completed = new Promise<void>((resolve) => {
+      opened.add(rivuletFeed(`ws://127.0.0.1:${server.port}`, { onStatus: statuses.add }).subscribe({ next: (m) => received.push(m), complete: resolve }));
+    });
+    await statuses.until(1);
+    expect(statuses.values).toEqual(['open']);
     source.next({ repo: 'a/b', stars: 3 });
     source.next({ repo: '<img src=x>', stars: 1 });
     source.complete();
-    await until(() => completed, 'completion');
+    await completed;
     expect(received).toEqual([
       { repo: 'a/b', stars: 3 },
       { repo: '<img src=x>', stars: 1 },
@@ -69,26 +65,24 @@ describe('rivuletFeed (browser helper)', () => {
     const rivuletFeed = loadPage();
     const first = new Subject<string>();
     const server = await serve(first, 0, 1);
-    const received: unknown[] = [];
-    const statuses: Array<[string, unknown]> = [];
-    const page = rivuletFeed(`ws://127.0.0.1:${server.port}`, { initialDelayMs: 20, onStatus: (s: string, d: unknown) => statuses.push([s, d]) }).subscribe((m) =>
-      received.push(m),
-    );
+    const received = new Collector<unknown>();
+    const statuses = new Collector<[string, unknown]>();
+    const page = rivuletFeed(`ws://127.0.0.1:${server.port}`, { initialDelayMs: 20, onStatus: (s: string, d: unknown) => statuses.add([s, d]) }).subscribe(received.add);
     opened.add(page);
-    await until(() => server.sink.stats.clients === 1, 'the page to connect');
+    await statuses.until(1);
     first.next('before');
-    await until(() => received.length === 1, 'the first message');
+    await received.until(1);
 
     server.subscription.unsubscribe(); // closes the page with 1001
-    await until(() => statuses.some(([s]) => s === 'reconnecting'), 'a reconnection attempt');
+    await statuses.when(() => statuses.values.some(([s]) => s === 'reconnecting'));
     const second = new Subject<string>();
     const restarted = await serve(second, server.port, 1);
     second.next('state after restart');
-    await until(() => received.length === 2, 'the replay after reconnecting');
-    expect(received).toEqual(['before', 'state after restart']);
-    expect(statuses[0]).toEqual(['open', undefined]);
-    expect(statuses).toContainEqual(['closed', 1001]);
-    expect(statuses.filter(([s]) => s === 'open').length).toBe(2);
+    await received.until(2);
+    expect(received.values).toEqual(['before', 'state after restart']);
+    expect(statuses.values[0]).toEqual(['open', undefined]);
+    expect(statuses.values).toContainEqual(['closed', 1001]);
+    expect(statuses.values.filter(([s]) => s === 'open').length).toBe(2);
     page.unsubscribe();
     restarted.subscription.unsubscribe();
   });
