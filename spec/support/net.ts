@@ -69,3 +69,15 @@ export async function socketPollProbe(): Promise<SocketPollProbe> {
     },
   };
 }
+
+/**
+ * Polls a state that no event announces to the test, such as a server's count of its clients
+ * after a close that only the server's side of the socket sees; prefer an event where there is one.
+ */
+export async function pollUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -1,6 +1,7 @@
 import { AddressInfo, Socket } from 'node:net';
 import { Subject, Subscription, VirtualTimeScheduler } from 'rxjs';
 import { BroadcastSink, RivuletError, webSocketBroadcast, WebSocketBroadcastOptions } from 'rivulet';
+import { pollUntil } from '../../support/net';
 import { stalledWebSocketClient } from './tcpTestKit';
 
 /**
@@ -17,58 +18,59 @@ afterEach(() => {
   sockets.splice(0).forEach((s) => s.destroy());
 });
 
-/** Waits for a condition that events will make true (the sink's counters follow its sockets). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 async function serve(options: WebSocketBroadcastOptions<string>) {
   const scheduler = new VirtualTimeScheduler();
   const source = new Subject<string>();
   const outcome: { completed: boolean; error?: RivuletError } = { completed: false };
   let sink!: BroadcastSink<string>;
+  let completion!: () => void;
+  const completed = new Promise<void>((resolve) => (completion = resolve));
   const port = await new Promise<number>((resolve) => {
     // No heartbeat: flush() runs every timer due, and pings are due for as long as a client stays.
     sink = webSocketBroadcast<string>({ serialize: (s) => s, scheduler, heartbeatMs: 0, onListening: (a: AddressInfo) => resolve(a.port), ...options });
-    subscriptions.push(source.pipe(sink).subscribe({ complete: () => (outcome.completed = true), error: (e: RivuletError) => (outcome.error = e) }));
+    subscriptions.push(
+      source.pipe(sink).subscribe({
+        complete: () => {
+          outcome.completed = true;
+          completion();
+        },
+        error: (e: RivuletError) => (outcome.error = e),
+      }),
+    );
   });
-  return { scheduler, source, sink, port, outcome };
+  return { scheduler, source, sink, port, outcome, completed };
 }
 
 describe('webSocketBroadcast on an injected clock', () => {
   it('after completion, a client that never answers the close is cut off at closeTimeoutMs of scheduler time', async () => {
     const served = await serve({ closeTimeoutMs: LONG });
     sockets.push(await stalledWebSocketClient(served.port));
-    await until(() => served.sink.stats.clients === 1, 'the client');
+    expect(served.sink.stats.clients).toBe(1); // counted before the handshake's answer is sent
     served.source.next('last');
     served.source.complete();
     expect(served.outcome.completed).toBe(false);
     served.scheduler.flush();
     expect(served.scheduler.now()).toBe(LONG);
-    await until(() => served.outcome.completed, 'the completion');
+    await served.completed;
     expect(served.sink.stats).toMatchObject({ clients: 0, messagesSent: 1 });
   });
 
   it('on unsubscribe, a client that never answers the 1001 is terminated after a grace of scheduler time', async () => {
     const served = await serve({});
     sockets.push(await stalledWebSocketClient(served.port));
-    await until(() => served.sink.stats.clients === 1, 'the client');
+    expect(served.sink.stats.clients).toBe(1); // counted before the handshake's answer is sent
     subscriptions.splice(0).forEach((s) => s.unsubscribe());
     expect(served.sink.stats.clients).toBe(1);
     served.scheduler.flush();
     expect(served.scheduler.now()).toBe(1000);
-    await until(() => served.sink.stats.clients === 0, 'the client to be terminated');
+    await pollUntil(() => served.sink.stats.clients === 0, 'the server side of the cut-off');
   });
 
   it("under 'disconnect', a slow client that never answers the 1013 is terminated after a grace of scheduler time", async () => {
     const reported: string[] = [];
     const served = await serve({ slowClient: { policy: 'disconnect', maxBufferedBytes: 64 * 1024 }, onClientError: (e) => reported.push(e.code) });
     sockets.push(await stalledWebSocketClient(served.port));
-    await until(() => served.sink.stats.clients === 1, 'the client');
+    expect(served.sink.stats.clients).toBe(1); // counted before the handshake's answer is sent
     // A stalled reader fills the kernel's buffers, then its socket, then its queue.
     for (let i = 0; served.sink.stats.slowClientsDisconnected === 0; i++) {
       served.source.next(`${i}:`.padEnd(64 * 1024, 'x'));
@@ -77,7 +79,7 @@ describe('webSocketBroadcast on an injected clock', () => {
     expect(reported).toEqual(['ERR_SLOW_CONSUMER']);
     expect(served.sink.stats.clients).toBe(1);
     served.scheduler.flush();
-    await until(() => served.sink.stats.clients === 0, 'the client to be terminated');
+    await pollUntil(() => served.sink.stats.clients === 0, 'the server side of the cut-off');
     expect(served.outcome).toEqual({ completed: false });
   });
 });
