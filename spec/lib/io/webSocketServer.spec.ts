@@ -3,22 +3,13 @@ import { AddressInfo } from 'node:net';
 import { Observable, Subject, Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
 import { BroadcastSink, FlowGate, RivuletError, webSocketBroadcast, WebSocketBroadcastOptions, webSocketListen } from 'rivulet';
-import { stalledWebSocketClient } from './tcpTestKit';
+import { pollUntil, socketPollProbe } from '../../support/net';
+import { Collector, stalledWebSocketClient } from './tcpTestKit';
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await wait(5);
-  }
 }
 
 interface Running {
@@ -51,16 +42,18 @@ function startBroadcast<T>(source: Observable<T>, options: WebSocketBroadcastOpt
 interface TestClient {
   ws: WebSocket;
   messages: string[];
+  /** Resolves once `count` messages have arrived. */
+  until(count: number): Promise<string[]>;
   closed: Promise<{ code: number; reason: string }>;
 }
 
 function client(url: string, options: ConstructorParameters<typeof WebSocket>[2] = {}): Promise<TestClient> {
   const ws = new WebSocket(url, options);
-  const messages: string[] = [];
-  ws.on('message', (data) => messages.push(data.toString()));
+  const received = new Collector<string>();
+  ws.on('message', (data) => received.add(data.toString()));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, messages, closed }));
+    ws.once('open', () => resolve({ ws, messages: received.values, until: (count) => received.until(count), closed }));
     ws.once('error', reject);
   });
 }
@@ -101,14 +94,14 @@ describe('webSocketBroadcast', () => {
     const subscription = source.pipe(sink).subscribe();
     const url = `ws://127.0.0.1:${await port.promise}`;
     const [a, b] = await Promise.all([client(url), client(url)]);
-    await until(() => sink.stats.clients === 2, 'two clients');
+    expect(sink.stats.clients).toBe(2); // counted before the handshake's answer is written
     source.next(1);
     source.next(2);
-    await until(() => a.messages.length === 2 && b.messages.length === 2, 'both messages');
+    await Promise.all([a.until(2), b.until(2)]);
     expect(a.messages).toEqual(['n=1', 'n=2']);
     expect(sink.stats).toMatchObject({ clients: 2, messagesSent: 4, messagesDropped: 0 });
     a.ws.close();
-    await until(() => sink.stats.clients === 1, 'one client left');
+    await pollUntil(() => sink.stats.clients === 1, "the server's side of the close");
     subscription.unsubscribe();
     expect((await b.closed).code).toBe(1001);
   });
@@ -136,7 +129,7 @@ describe('webSocketBroadcast', () => {
     const allowed = await client(url, { origin: 'http://127.0.0.1:8080' });
     const noOrigin = await client(url); // not a browser: allowed unless requireOrigin
     source.next('hello');
-    await until(() => allowed.messages.length === 1 && noOrigin.messages.length === 1, 'hello');
+    await Promise.all([allowed.until(1), noOrigin.until(1)]);
     expect(sink.stats.clientsRefused).toBe(1);
     subscription.unsubscribe();
   });
@@ -189,7 +182,7 @@ describe('webSocketBroadcast', () => {
     rude.ws.send('x'.repeat(101));
     expect((await rude.closed).code).toBe(1009);
     source.next('still here');
-    await until(() => polite.messages.length === 1, 'the broadcast');
+    await polite.until(1);
     expect(reported.map((e) => e.code)).toEqual(['ERR_FRAME_TOO_LARGE']);
     server.subscription.unsubscribe();
   });
@@ -203,18 +196,17 @@ describe('webSocketBroadcast', () => {
       onListening: (a) => port.resolve(a.port),
     });
     const port = deferred<number>();
-    let completed = false;
-    source.pipe(sink).subscribe({ complete: () => (completed = true) });
+    const completed = new Promise<void>((resolve) => source.pipe(sink).subscribe({ complete: resolve }));
     const url = `ws://127.0.0.1:${await port.promise}`;
     const stalled = await stalledWebSocketClient(await port.promise);
     const fast = await client(url);
-    await until(() => sink.stats.clients === 2, 'two clients');
+    expect(sink.stats.clients).toBe(2);
 
     // 400 x 64 KiB = 25 MiB: far more than the kernel buffers of a loopback connection.
     await feed(source, 400, 64 * 1024);
     expect(sink.stats.messagesDropped).toBeGreaterThan(100);
     source.complete();
-    await until(() => completed, 'the sink to complete');
+    await completed;
     expect(fast.messages).toHaveLength(400);
     expect(fast.messages.map((m) => Number(m.split(':')[0]))).toEqual(Array.from({ length: 400 }, (_, i) => i));
     expect((await fast.closed).code).toBe(1000);
@@ -223,11 +215,11 @@ describe('webSocketBroadcast', () => {
 
   it('disconnects a stalled client under the disconnect policy, while a fast client gets everything', async () => {
     const source = new Subject<string>();
-    const reported: RivuletError[] = [];
+    const reported = new Collector<RivuletError>();
     const sink = webSocketBroadcast<string>({
       serialize: (s) => s,
       slowClient: { policy: 'disconnect', maxBufferedBytes: 256 * 1024 },
-      onClientError: (e) => reported.push(e),
+      onClientError: reported.add,
       onListening: (a) => port.resolve(a.port),
     });
     const port = deferred<number>();
@@ -235,14 +227,16 @@ describe('webSocketBroadcast', () => {
     const stalled = await stalledWebSocketClient(await port.promise);
     const stalledClosed = new Promise<void>((resolve) => stalled.on('close', () => resolve()));
     const fast = await client(`ws://127.0.0.1:${await port.promise}`);
-    await until(() => sink.stats.clients === 2, 'two clients');
+    expect(sink.stats.clients).toBe(2);
 
     await feed(source, 400, 64 * 1024);
-    await until(() => sink.stats.slowClientsDisconnected === 1, 'the disconnection');
-    expect(reported.map((e) => e.code)).toEqual(['ERR_SLOW_CONSUMER']);
+    await reported.until(1);
+    expect(reported.values.map((e) => e.code)).toEqual(['ERR_SLOW_CONSUMER']);
+    expect(sink.stats.slowClientsDisconnected).toBe(1);
     stalled.resume(); // read what is left, up to the end of the connection
     await stalledClosed;
-    await until(() => fast.messages.length === 400 && sink.stats.clients === 1, 'all messages for the fast client');
+    await fast.until(400);
+    await pollUntil(() => sink.stats.clients === 1, "the server's side of the stalled client's close");
     expect(sink.stats.messagesDropped).toBe(0);
     subscription.unsubscribe();
   });
@@ -254,9 +248,9 @@ describe('webSocketBroadcast', () => {
     const early = await client(url);
     ['a', 'b', 'c'].forEach((v) => source.next(v));
     const late = await client(url);
-    await until(() => late.messages.length === 2, 'the replay');
+    await late.until(2);
     source.next('d');
-    await until(() => late.messages.length === 3 && early.messages.length === 4, 'd');
+    await Promise.all([late.until(3), early.until(4)]);
     expect(late.messages.map((m) => JSON.parse(m))).toEqual(['b', 'c', 'd']);
     expect(early.messages.map((m) => JSON.parse(m))).toEqual(['a', 'b', 'c', 'd']);
     server.subscription.unsubscribe();
@@ -284,15 +278,20 @@ describe('webSocketBroadcast', () => {
     let completed = false;
     server.done.then(() => (completed = true));
     const late = await client(url);
-    await until(() => late.messages.length === 2, 'the snapshot');
+    await late.until(2);
     expect(late.messages.map((m) => JSON.parse(m))).toEqual([
       { partition: 0, leaders: ['z', 'x'] },
       { partition: 1, leaders: ['y'] },
     ]);
-    await wait(20);
+    // A sink that completed, after the source or after serving the late client, would close the
+    // clients that come after: one that connects now is served its snapshot like the first.
+    const later = await client(url);
+    await Promise.race([later.until(2), later.closed]);
+    expect(later.messages).toEqual(late.messages);
     expect(completed).toBe(false);
     server.subscription.unsubscribe();
     expect((await late.closed).code).toBe(1001);
+    expect((await later.closed).code).toBe(1001);
   });
 
   it("attaches to the caller's http.Server on a path, and leaves the server running on unsubscribe", async () => {
@@ -309,7 +308,7 @@ describe('webSocketBroadcast', () => {
     const feedClient = await client(`ws://127.0.0.1:${port}/feed`);
     await expect(client(`ws://127.0.0.1:${port}/other`)).rejects.toThrow(/400/);
     source.next('on one port');
-    await until(() => feedClient.messages.length === 1, 'the message');
+    await feedClient.until(1);
 
     subscription.unsubscribe();
     expect((await feedClient.closed).code).toBe(1001);
@@ -345,32 +344,29 @@ describe('webSocketBroadcast', () => {
 
 describe('webSocketListen', () => {
   it('emits the text messages of every client; one client leaving does not end the stream', async () => {
-    const received: string[] = [];
+    const received = new Collector<string>();
     const listening = deferred<AddressInfo>();
-    const subscription = webSocketListen({ onListening: listening.resolve }).subscribe((text) => received.push(text));
+    const subscription = webSocketListen({ onListening: listening.resolve }).subscribe(received.add);
     const url = `ws://127.0.0.1:${(await listening.promise).port}`;
     const [a, b] = await Promise.all([client(url), client(url)]);
     a.ws.send('from a');
-    await until(() => received.length === 1, 'a');
+    await received.until(1);
     b.ws.send('from b');
-    await until(() => received.length === 2, 'b');
+    await received.until(2);
     a.ws.close(1000);
     await a.closed;
     b.ws.send('b again');
-    await until(() => received.length === 3, 'b again');
-    expect(received).toEqual(['from a', 'from b', 'b again']);
+    expect(await received.until(3)).toEqual(['from a', 'from b', 'b again']);
     subscription.unsubscribe();
     expect((await b.closed).code).toBe(1001);
     await expect(client(url)).rejects.toThrow(/ECONNREFUSED/);
   });
 
   it('closes only the client that exceeds maxPayloadBytes or sends binary', async () => {
-    const received: string[] = [];
+    const received = new Collector<string>();
     const reported: string[] = [];
     const listening = deferred<AddressInfo>();
-    const subscription = webSocketListen({ maxPayloadBytes: 64, onListening: listening.resolve, onClientError: (e) => reported.push(e.code) }).subscribe({
-      next: (text) => received.push(text),
-    });
+    const subscription = webSocketListen({ maxPayloadBytes: 64, onListening: listening.resolve, onClientError: (e) => reported.push(e.code) }).subscribe(received.add);
     const url = `ws://127.0.0.1:${(await listening.promise).port}`;
     const [big, binary, fine] = await Promise.all([client(url), client(url), client(url)]);
     big.ws.on('error', () => undefined);
@@ -379,7 +375,7 @@ describe('webSocketListen', () => {
     expect((await big.closed).code).toBe(1009);
     expect((await binary.closed).code).toBe(1003);
     fine.ws.send('y'.repeat(64));
-    await until(() => received.length === 1, 'the message at the limit');
+    expect(await received.until(1)).toEqual(['y'.repeat(64)]);
     expect(reported.sort()).toEqual(['ERR_FRAME_TOO_LARGE', 'ERR_INVALID_VALUE']);
     subscription.unsubscribe();
   });
@@ -387,18 +383,24 @@ describe('webSocketListen', () => {
   it('stops reading clients while the gate is paused', async () => {
     const gate = new FlowGate();
     const holder = {};
-    const received: string[] = [];
+    const received = new Collector<string>();
     const listening = deferred<AddressInfo>();
-    const subscription = webSocketListen({ gate, onListening: listening.resolve }).subscribe((t) => received.push(t));
-    const c = await client(`ws://127.0.0.1:${(await listening.promise).port}`);
-    c.ws.send('1');
-    await until(() => received.length === 1, 'the first message');
-    gate.pause(holder);
-    c.ws.send('2');
-    await wait(50);
-    expect(received).toEqual(['1']);
-    gate.resume(holder);
-    await until(() => received.length === 2, 'the second message');
-    subscription.unsubscribe();
+    const subscription = webSocketListen({ gate, onListening: listening.resolve }).subscribe(received.add);
+    const probe = await socketPollProbe();
+    try {
+      const c = await client(`ws://127.0.0.1:${(await listening.promise).port}`);
+      c.ws.send('1');
+      await received.until(1);
+      gate.pause(holder);
+      await new Promise((resolve) => c.ws.send('2', resolve));
+      // '2' waits at the server's socket; a server that kept reading would have emitted it by now.
+      await probe.pollPassed();
+      expect(received.values).toEqual(['1']);
+      gate.resume(holder);
+      expect(await received.until(2)).toEqual(['1', '2']);
+    } finally {
+      subscription.unsubscribe();
+      probe.destroy();
+    }
   });
 });
