@@ -4,6 +4,7 @@ import { AddressInfo } from 'node:net';
 import { Subject, Subscription } from 'rxjs';
 import { WebSocket } from 'ws';
 import { BroadcastSink, FlowGate, RivuletError, webSocketBroadcast, WebSocketBroadcastOptions, webSocketListen, WebSocketListenOptions } from 'rivulet';
+import { pollUntil } from '../../support/net';
 import { Collector, stalledWebSocketClient, virtualClock } from './tcpTestKit';
 
 // The WebSocket endpoints under hostile clients, on real sockets on 127.0.0.1 at a small size:
@@ -17,15 +18,6 @@ afterEach(() => {
   subscriptions.splice(0).forEach((s) => s.unsubscribe());
   sockets.splice(0).forEach((s) => (s instanceof WebSocket ? s.terminate() : s.destroy()));
 });
-
-/** Waits for a condition that socket events will make true (the sink's counters follow its sockets). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 interface Served {
   port: number;
@@ -51,6 +43,8 @@ function serve(options: WebSocketBroadcastOptions<string> = {}): Promise<Served>
 interface Client {
   ws: WebSocket;
   messages: string[];
+  /** Resolves once `test` holds, checked as each message arrives. */
+  when(test: (messages: string[]) => boolean): Promise<void>;
   closed: Promise<number>;
 }
 
@@ -59,11 +53,12 @@ function client(port: number, options: { localAddress?: string; host?: string; o
   const headers = options.host === undefined ? undefined : { host: options.host };
   const ws = new WebSocket(`ws://127.0.0.1:${port}${options.path ?? '/'}`, { localAddress: options.localAddress, origin: options.origin, headers });
   sockets.push(ws);
-  const messages: string[] = [];
-  ws.on('message', (data) => messages.push(data.toString()));
+  const received = new Collector<string>();
+  ws.on('message', (data) => received.add(data.toString()));
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  const when = (test: (messages: string[]) => boolean) => received.when(() => test(received.values));
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, messages, closed }));
+    ws.once('open', () => resolve({ ws, messages: received.values, when, closed }));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`refused with ${res.statusCode}`)));
     ws.once('error', reject);
   });
@@ -117,7 +112,7 @@ describe('WebSocket endpoints: the Host check (DNS rebinding)', () => {
     await client(port, { host: `dash.example:${port}`, origin: `http://dash.example:${port}` });
     await client(port, { host: '10.1.2.3', origin: 'http://10.1.2.3' });
     await expect(client(port, { host: `dash.example.evil.example:${port}` })).rejects.toThrow('refused with 421');
-    await until(() => served.sink.stats.clients === 2, 'two clients');
+    expect(served.sink.stats.clients).toBe(2); // counted before the handshake's answer is written
   });
 
   it("checks the Host on the caller's server as on its own", async () => {
@@ -170,7 +165,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
 
     const page = await client(port, { localAddress: '127.0.0.2' });
     served.source.next('to everyone');
-    await until(() => page.messages.length === 1, 'the page to be served');
+    await page.when((m) => m.length === 1);
     expect(served.sink.stats).toMatchObject({ clients: 4, clientsRefused: 5, clientsEvicted: 0 });
   });
 
@@ -181,7 +176,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     const first = await stalled(port);
     const firstReset = new Promise((resolve) => first.once('error', resolve));
     const second = await stalled(port);
-    await until(() => served.sink.stats.clients === 2, 'two stalled clients');
+    expect(served.sink.stats.clients).toBe(2);
     await expect(client(port)).rejects.toThrow('refused with 503'); // not yet known to be unresponsive
     advance(1000); // pinged
     advance(1000); // not answered
@@ -193,7 +188,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     expect(served.reports.values[1].message).toMatch(madeRoom(first));
     expect(served.sink.stats).toMatchObject({ clientsEvicted: 1 });
     advance(1000); // it reads no close either: cut off after the grace. The page is pinged now.
-    await until(() => served.sink.stats.clients === 2, 'the stalled client to be cut off');
+    await pollUntil(() => served.sink.stats.clients === 2, "the server's side of the cut-off");
     // With a reset: the kernel drops what it never read instead of trying to deliver it.
     expect(await firstReset).toMatchObject({ code: 'ECONNRESET' });
 
@@ -201,7 +196,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     await client(port);
     expect(served.reports.values[2].message).toMatch(madeRoom(second));
     served.source.next('still served');
-    await until(() => page.messages.length === 1, 'the page to be served');
+    await page.when((m) => m.length === 1);
     expect(served.sink.stats).toMatchObject({ clientsEvicted: 2, clientsRefused: 1 });
   });
 
@@ -210,7 +205,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     const { port } = served;
     await stalled(port);
     const readers = [await client(port), await client(port)];
-    await until(() => served.sink.stats.clients === 3, 'three clients');
+    expect(served.sink.stats.clients).toBe(3);
     // The stalled client falls behind once the kernel buffers of its connection are full.
     for (let i = 0; served.sink.stats.messagesDropped === 0; i++) {
       served.source.next(big(i, 64 * 1024));
@@ -222,7 +217,8 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
       expect.stringMatching(/^webSocketBroadcast: closed 127\.0\.0\.1:\d+ to make room for 127\.0\.0\.2:\d+ \(maxClients 3 reached\): it had \d+ bytes waiting behind a full socket$/),
     ]);
     served.source.next('after');
-    await until(() => page.messages.length === 1 && readers.every((r) => r.messages.at(-1) === 'after'), 'everyone left to be served');
+    await Promise.all([page, ...readers].map((c) => c.when((m) => m.at(-1) === 'after')));
+    expect(page.messages).toEqual(['after']);
   });
 
   it('webSocketListen: an idle client (no message for evictIdleAfterMs) makes room; never while the gate is paused', async () => {
@@ -271,7 +267,7 @@ describe('WebSocket endpoints: one address cannot take every slot', () => {
     expect(scheduler.actions.length).toBeGreaterThan(0);
     subscriptions.splice(0).forEach((s) => s.unsubscribe());
     expect(await reader.closed).toBe(1001);
-    await until(() => served.sink.stats.clients === 0, 'the server side of the close');
+    await pollUntil(() => served.sink.stats.clients === 0, "the server's side of the close");
     expect(scheduler.actions).toEqual([]);
   });
 
@@ -290,7 +286,7 @@ describe('webSocketBroadcast: the bytes waiting for all clients together', () =>
     // Clients that stop reading: alone, each would only have its oldest messages dropped.
     const slow = [await client(port), await client(port), await client(port)];
     const fast = await client(port);
-    await until(() => served.sink.stats.clients === 4, 'four clients');
+    expect(served.sink.stats.clients).toBe(4);
     slow.forEach((c) => c.ws.pause());
 
     let sent = 0;
@@ -308,7 +304,7 @@ describe('webSocketBroadcast: the bytes waiting for all clients together', () =>
     slow.forEach((c) => c.ws.resume()); // read the rest, down to the close
     expect(await Promise.all(slow.map((c) => c.closed))).toEqual([1013, 1013, 1013]);
     served.source.next('last');
-    await until(() => fast.messages.length === sent + 1, 'every message for the fast client');
+    await fast.when((m) => m.length === sent + 1);
     expect(fast.messages.slice(0, sent).map((m) => Number(m.split(':')[0]))).toEqual(Array.from({ length: sent }, (_, i) => i));
     expect(served.sink.stats).toMatchObject({ clients: 1, slowClientsDisconnected: 3 });
   });
