@@ -2,8 +2,9 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Observable, Subject, Subscription, VirtualTimeScheduler, from, map, throwError } from 'rxjs';
+import { Observable, Subject, Subscription, VirtualTimeScheduler, from, tap, throwError } from 'rxjs';
 import { FlowGate, RivuletError, TcpSinkOptions, newlineDelimited, tcpListen, tcpSink } from 'rivulet';
+import { socketPollProbe } from '../../support/net';
 import { Collector, FrameReader, closeAll, closed, connectTo, frame, frameListener, freePort, track } from './tcpTestKit';
 
 const subscriptions: Subscription[] = [];
@@ -234,9 +235,10 @@ describe('backpressure from tcpSink through tcpListen to the sender', () => {
     const gate = new FlowGate();
     const listening = new Collector<number>();
     let pipelineError: unknown;
+    let framesRead = 0;
     subscriptions.push(
       tcpListen({ port: 0, raw: true, gate, onListening: (a) => listening.add(a.port) })
-        .pipe(map((frame) => frame))
+        .pipe(tap(() => framesRead++))
         .pipe(tcpSink({ port: peerPort, gate }))
         .subscribe({ error: (e) => (pipelineError = e) }),
     );
@@ -272,17 +274,27 @@ describe('backpressure from tcpSink through tcpListen to the sender', () => {
       sender.end();
       return true;
     };
-    // Write until the sink has paused the gate and the sender's socket stays full: no 'drain'
-    // for 300 ms (a stall can only be shown by waiting; everything else in this test waits on
-    // events). A pause of the process alone, on a loaded machine, does not end the wait: the
-    // gate must be paused too, and a test whose gate never pauses times out.
-    for (;;) {
-      expect(fill()).toBe(false);
-      const drained = await Promise.race([
-        once(sender, 'drain').then(() => true),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 300)),
-      ]);
-      if (!drained && gate.paused) break;
+    // Write until the sender's socket is full and stays so because the pipeline has stopped
+    // reading: with the gate paused, a whole poll of this process passes in which the sender's
+    // socket does not drain and the source emits no frame, although bytes wait at the source's
+    // socket (the sender is ahead of it). A source that kept reading would have emitted a frame.
+    let drains = 0;
+    sender.on('drain', () => drains++);
+    const probe = await socketPollProbe();
+    try {
+      for (let stalled = false; !stalled; ) {
+        expect(fill()).toBe(false);
+        for (;;) {
+          const seen = { drains, framesRead };
+          await probe.pollPassed();
+          expect(pipelineError).toBeUndefined();
+          if (drains > seen.drains) break; // room again: write on
+          stalled = gate.paused && framesRead === seen.framesRead;
+          if (stalled) break;
+        }
+      }
+    } finally {
+      probe.destroy();
     }
     const atStall = memory();
     expect(pipelineError).toBeUndefined(); // e.g. not ERR_BUFFER_FULL: the source did pause
