@@ -63,7 +63,7 @@ describe('webSocketBroadcast on an injected clock', () => {
     expect(served.sink.stats.clients).toBe(1);
     served.scheduler.flush();
     expect(served.scheduler.now()).toBe(1000);
-    await pollUntil(() => served.sink.stats.clients === 0, 'the server side of the cut-off');
+    await pollUntil(() => served.sink.stats.clients === 0, "the server's side of the cut-off");
   });
 
   it("under 'disconnect', a slow client that never answers the 1013 is terminated after a grace of scheduler time", async () => {
@@ -79,7 +79,7 @@ describe('webSocketBroadcast on an injected clock', () => {
     expect(reported).toEqual(['ERR_SLOW_CONSUMER']);
     expect(served.sink.stats.clients).toBe(1);
     served.scheduler.flush();
-    await pollUntil(() => served.sink.stats.clients === 0, 'the server side of the cut-off');
+    await pollUntil(() => served.sink.stats.clients === 0, "the server's side of the cut-off");
     expect(served.outcome).toEqual({ completed: false });
   });
 });
