@@ -3,11 +3,14 @@
  * Prints a table and writes bench/results.json. Set BENCH_RUNS to change the timed runs per
  * variant (default 3, after one warm-up, variants taking turns); the figure used is the median
  * run, so one lucky or unlucky run on a shared machine does not decide a ratio; the best is kept.
- * BENCH_ONLY=logs,stars,memory,tcp,floods (or the names as arguments: `node
+ * BENCH_ONLY=logs,stars,memory,tcp,floods,checkpoints,workers (or the names as arguments: `node
  * dist-bench/bench/run.js floods`) runs only the named parts; the table then has only those, and
  * bench/results.json is left as the last full run wrote it. The floods part writes its own
  * bench/floods-results.json whenever it runs: its figures are memory and limits, not speed, so a
- * run of it alone is as good as one inside the whole bench.
+ * run of it alone is as good as one inside the whole bench. The checkpoint overhead
+ * (bench/checkpoints.ts) and the N-worker scale-out on Redis (bench/distributed.ts, which writes
+ * bench/distributed-results.json, skipped without redis-server) run as scripts of their own, in
+ * child processes, and their lines are added to the table.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -29,7 +32,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TCP_FRAMES = 1_000_000;
 const TCP_RATE = 50_000;
 const TCP_RATE_SECONDS = 4;
-const PARTS = ['logs', 'stars', 'memory', 'tcp', 'floods'];
+const PARTS = ['logs', 'stars', 'memory', 'tcp', 'floods', 'checkpoints', 'workers'];
 
 interface Row {
   benchmark: string;
@@ -276,6 +279,25 @@ function machine() {
   };
 }
 
+/** Runs a bench script of its own in a child process; its output, under a title. */
+function script(title: string, file: string): string {
+  log(`${title}: ${file}`);
+  const out = execFileSync(process.execPath, ['--expose-gc', join(__dirname, file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 });
+  process.stdout.write(out);
+  return `${title}:\n${out.trimEnd()}`;
+}
+
+/** N workers on Redis, where redis-server is installed. */
+function workers(): string {
+  try {
+    execFileSync(process.env.REDIS_SERVER ?? 'redis-server', ['--version'], { stdio: 'ignore' });
+  } catch {
+    log('workers: skipped, no redis-server on PATH (set REDIS_SERVER to point at one)');
+    return '';
+  }
+  return script('N workers on Redis', 'distributed.js');
+}
+
 async function main(): Promise<void> {
   const host = machine();
   log(`inputs cached in ${CACHE_DIR}; ${RUNS} timed runs per variant after a warm-up`);
@@ -288,7 +310,8 @@ async function main(): Promise<void> {
   const mem = only.has('memory') ? memory(files) : undefined;
   const tcpReports = only.has('tcp') ? await tcp() : {};
   const flooded = only.has('floods') ? await floods() : undefined;
-  const text = table(tcpReports, mem, flooded?.figures ?? []);
+  const scripts = [only.has('checkpoints') ? script('checkpoint overhead', 'checkpoints.js') : '', only.has('workers') ? workers() : ''].filter((t) => t !== '');
+  const text = [table(tcpReports, mem, flooded?.figures ?? []), ...scripts].join('\n\n');
   const totalSeconds = (Date.now() - started) / 1000;
   process.stdout.write(`\nrivulet benchmarks on ${host.cpu} (${host.cores} cores, ${host.memoryGb} GB), node ${host.node}, ${host.date}\n\n${text}\n\nTotal ${totalSeconds.toFixed(0)} s.\n`);
   const results = { machine: host, runsPerVariant: RUNS, totalSeconds, rows, tcp: tcpReports, memory: mem, targets, table: text };
