@@ -5,6 +5,7 @@
  * whatever happened to workers, router and Redis meanwhile.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import Redis from 'ioredis';
 import { join } from 'node:path';
 import { EMPTY, filter, from, lastValueFrom, mergeMap, of, toArray } from 'rxjs';
 import { closeRedis, connectRedis, fileLines, keySlot, RedisClient, route } from 'rivulet';
@@ -31,6 +32,8 @@ interface Run {
   stdout: string;
   stderr: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once `test` holds, checked whenever the child prints; rejects if it ends first. */
+  when(test: () => boolean, what: string): Promise<void>;
   /** Resolves once stderr matches, as many times as `times`. */
   stderrMatches(pattern: RegExp, times?: number): Promise<void>;
 }
@@ -52,20 +55,25 @@ function rivulet(args: string[]): Run {
         for (const w of waiters.splice(0)) w();
       }),
     ),
-    stderrMatches(pattern, times = 1) {
+    when(test, what) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const count = run.stderr.split('\n').filter((line) => pattern.test(line)).length;
-          if (count >= times) return resolve();
-          if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`rivulet ${args.join(' ')} ended before stderr showed ${String(pattern)}:\n${run.stderr}`));
+          if (test()) return resolve();
+          if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`rivulet ${args.join(' ')} ended before ${what}:\n${run.stderr}`));
           waiters.push(check);
         };
         check();
       });
     },
+    stderrMatches(pattern, times = 1) {
+      return run.when(() => run.stderr.split('\n').filter((line) => pattern.test(line)).length >= times, `stderr showed ${String(pattern)}`);
+    },
   };
   // Decoded as streams: a character split between two chunks stays whole.
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (run.stdout += chunk));
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    run.stdout += chunk;
+    for (const w of waiters.splice(0)) w();
+  });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     run.stderr += chunk;
     for (const w of waiters.splice(0)) w();
@@ -100,12 +108,51 @@ function byPartition(stdout: string, numbered: boolean): Map<number, Leaders[]> 
   return new Map([...out].sort((a, b) => a[0] - b[0]));
 }
 
-/** Polls `condition` (a state in Redis or in a child's output) until it holds. */
-async function waitFor(what: string, condition: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/**
+ * Resolves once `condition` (a state in Redis) holds, checked whenever it may have changed: at
+ * each commit of a worker, which trims its partition's input; Redis announces every trim to the
+ * subscribers of keyspace events on the node that holds the stream. Rejects if one of `workers`
+ * ends first.
+ */
+async function afterCommits(nodes: readonly RedisServer[], workers: readonly Run[], what: string, condition: () => Promise<boolean>): Promise<void> {
+  const subscribers = nodes.map((node) => new Redis(node.url, { maxRetriesPerRequest: null }));
+  try {
+    for (const subscriber of subscribers) {
+      await subscriber.config('SET', 'notify-keyspace-events', 'Et');
+      await subscriber.subscribe('__keyevent@0__:xtrim');
+    }
+    await new Promise<void>((resolve, reject) => {
+      // One check at a time; a trim announced meanwhile asks for one more.
+      let checking = false;
+      let again = false;
+      let settled = false;
+      const check = async (): Promise<void> => {
+        if (checking) {
+          again = true;
+          return;
+        }
+        checking = true;
+        try {
+          do {
+            again = false;
+            settled ||= await condition();
+          } while (again && !settled);
+          if (settled) resolve();
+        } catch (error) {
+          reject(error);
+        } finally {
+          checking = false;
+        }
+      };
+      for (const subscriber of subscribers) subscriber.on('message', () => {
+        if (!settled) void check();
+      });
+      for (const worker of workers) void worker.exited.then(() => reject(new Error(`a worker ended before ${what}:\n${worker.stderr}`)));
+      // Subscribed first, so that no commit after this first look goes unheard.
+      void check();
+    });
+  } finally {
+    for (const subscriber of subscribers) subscriber.disconnect();
   }
 }
 
@@ -212,7 +259,7 @@ describe('distributed star-leaders on one Redis node', () => {
     await Promise.all(workers.map((w) => w.stderrMatches(/gained partition/)));
     await Promise.all(workers.map(terminate));
     // Following, every output arrives once, each partition's in order, the partitions interleaved.
-    await waitFor('the follower to print every output', () => follow.stdout.split('\n').length - 1 >= referenceOutputs());
+    await follow.when(() => follow.stdout.split('\n').length - 1 >= referenceOutputs(), 'it printed every output');
     follow.child.kill('SIGINT');
     expect((await follow.exited).code).toBe(130);
     expect(byPartition(follow.stdout, true)).toEqual(reference);
@@ -222,7 +269,7 @@ describe('distributed star-leaders on one Redis node', () => {
     const a = on();
     const total = await a.routeAll();
     const first = a.worker('--batch', '5');
-    await waitFor('the first commits', async () => (await a.remaining()) < total * 0.9);
+    await afterCommits([redis], [first], 'the first commits', async () => (await a.remaining()) < total * 0.9);
     first.child.kill('SIGKILL');
     await first.exited;
     const left = await a.remaining();
@@ -237,7 +284,7 @@ describe('distributed star-leaders on one Redis node', () => {
     const a = on();
     const total = await a.routeAll();
     const frozen = a.worker('--batch', '5');
-    await waitFor('the first commits', async () => (await a.remaining()) < total * 0.9);
+    await afterCommits([redis], [frozen], 'the first commits', async () => (await a.remaining()) < total * 0.9);
     frozen.child.kill('SIGSTOP');
     const left = await a.remaining();
     expect(left).toBeGreaterThan(0);
@@ -258,7 +305,7 @@ describe('distributed star-leaders on one Redis node', () => {
     const a = on();
     const total = await a.routeAll();
     const first = a.worker('--batch', '5');
-    await waitFor('the first commits', async () => (await a.remaining()) < total * 0.9);
+    await afterCommits([redis], [first], 'the first commits', async () => (await a.remaining()) < total * 0.9);
     const joining = a.worker('--batch', '5');
     await joining.stderrMatches(/gained partition/);
     await a.expectEquivalent();
@@ -289,7 +336,7 @@ describe('distributed star-leaders across restarts and protected servers', () =>
       const a = application(['--redis', redis.url], client);
       const total = await a.routeAll();
       const workers = [a.worker('--batch', '5'), a.worker('--batch', '5')];
-      await waitFor('the first commits', async () => (await a.remaining()) < total * 0.9);
+      await afterCommits([redis], workers, 'the first commits', async () => (await a.remaining()) < total * 0.9);
       await redis.stop();
       await redis.start();
       await a.expectEquivalent();
@@ -342,7 +389,7 @@ describe('distributed star-leaders on a 3-node Redis Cluster', () => {
     const total = await a.routeAll();
     const victim = a.worker('--batch', '5');
     const survivor = a.worker('--batch', '5');
-    await waitFor('the first commits', async () => (await a.remaining()) < total * 0.9);
+    await afterCommits(cluster.nodes, [victim, survivor], 'the first commits', async () => (await a.remaining()) < total * 0.9);
     victim.child.kill('SIGKILL');
     await victim.exited;
     await a.expectEquivalent();
