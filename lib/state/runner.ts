@@ -10,7 +10,7 @@
  * is the checkpoint written, atomically. After a crash the run resumes from the latest intact
  * checkpoint: state restored, sink rewound, source reopened after the position.
  */
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subject, Subscription } from 'rxjs';
+import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscriber, Subscription } from 'rxjs';
 import { FlowGate } from '../core/flowGate';
 import { RivuletError } from '../core/errors';
 import { encodeCheckpoint, type Checkpoint } from './codec';
@@ -113,7 +113,20 @@ export function runCheckpointed<T, R, SP, KP>(options: CheckpointedRunOptions<T,
       return new Promise<Outcome>((resolve, reject) => {
         const scope = new StateScope(checkpoint?.state);
         const gate = new FlowGate();
-        const input = new Subject<T>();
+        // The pipeline's subscribers to its input, fed directly: a Subject would cost a closure and
+        // a copy of its observer list per value, for what is nearly always a single subscriber.
+        const feeds: Subscriber<T>[] = [];
+        const input = new Observable<T>((subscriber) => {
+          feeds.push(subscriber);
+          return () => {
+            const at = feeds.indexOf(subscriber);
+            if (at >= 0) feeds.splice(at, 1);
+          };
+        });
+        const feed = (value: T): void => {
+          if (feeds.length === 1) feeds[0].next(value);
+          else for (const subscriber of [...feeds]) subscriber.next(value);
+        };
         const subscriptions = new Subscription();
         teardown.add(subscriptions);
         let seq = checkpoint?.seq ?? 0;
@@ -226,7 +239,7 @@ export function runCheckpointed<T, R, SP, KP>(options: CheckpointedRunOptions<T,
                   events.next({ type: 'dead-letter', position: described!, attempts: failure.attempts, error: failure.error });
                 } else {
                   inValue = true;
-                  input.next(value);
+                  feed(value);
                   inValue = false;
                   if (pipelineError) return finish({ kind: 'failed', position: described ?? source.describe(position), error: pipelineError.error });
                 }
@@ -246,7 +259,7 @@ export function runCheckpointed<T, R, SP, KP>(options: CheckpointedRunOptions<T,
               complete() {
                 if (finished) return;
                 completing = true;
-                input.complete();
+                for (const subscriber of [...feeds]) subscriber.complete();
                 if (pipelineError) return finish({ kind: 'failed', position: END_OF_INPUT, error: pipelineError.error });
                 saving = saving
                   .then(() => sink.flush())

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { delay, lastValueFrom, map, Observable, OperatorFunction, Subject, tap, toArray } from 'rxjs';
+import { delay, EMPTY, filter, lastValueFrom, map, merge, Observable, OperatorFunction, Subject, tap, toArray } from 'rxjs';
 import { directoryStore, fileOutput, FileLine, joinScope, positionedFileLines, RivuletError, runCheckpointed, RunEvent } from 'rivulet';
 
 /** Running count of each word, scoped under `uid`: a minimal stateful operator for the runner. */
@@ -81,6 +81,19 @@ describe('runCheckpointed', () => {
     const again = await run(paths, out, join(dir, 'ckpt'));
     expect(again).toEqual([{ type: 'already-completed', values: WORDS.length }]);
     expect(readFileSync(out, 'utf8')).toBe(expected);
+  });
+
+  it('feeds a pipeline that reads its input twice, and one that never reads it', async () => {
+    const paths = inputs([WORDS]);
+    const twice: OperatorFunction<FileLine, string> = (lines) =>
+      merge(lines.pipe(filter((l) => l.text === 'a'), map((l) => `first ${l.lineNumber}`)), lines.pipe(filter((l) => l.text !== 'a'), map((l) => `second ${l.lineNumber}`)));
+    const out = join(dir, 'twice.txt');
+    await run(paths, out, join(dir, 'ckpt-twice'), { pipeline: twice });
+    const expected = WORDS.map((w, i) => `${w === 'a' ? 'first' : 'second'} ${i + 1}\n`).join('');
+    expect(readFileSync(out, 'utf8')).toBe(expected);
+    const events = await run(paths, join(dir, 'never.txt'), join(dir, 'ckpt-never'), { pipeline: () => EMPTY });
+    expect(events[events.length - 1]).toEqual({ type: 'completed', values: WORDS.length });
+    expect(readFileSync(join(dir, 'never.txt'), 'utf8')).toBe('');
   });
 
   it('after a stop, a rerun resumes from the final checkpoint and the output is byte-identical', async () => {
