@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Argument, Command, Option, OptionValues } from '@commander-js/extra-typings';
+import { Argument, Command, Option } from '@commander-js/extra-typings';
 import {
   AsyncSubject, concat, concatMap, connect, defer, EMPTY, endWith, finalize, from, ignoreElements, interval, lastValueFrom, map, merge, mergeMap,
   MonoTypeOperatorFunction, Observable, of, OperatorFunction, share, startWith, Subject, switchMap, takeUntil, tap,
@@ -30,22 +30,8 @@ interface Unreadable {
   text: string;
 }
 
-/** The pipeline's own flags, shared by `star-leaders` and `route star-leaders`. */
-export function withPipelineFlags<Args extends unknown[], Opts extends OptionValues>(command: Command<Args, Opts>, partitionsHelp = 'partitions of the hash ring') {
-  return command
-    .addOption(new Option('--partitions <n>', partitionsHelp).argParser(positiveInteger('--partitions')).default(10))
-    .addOption(new Option('--window-hours <n>', 'hours of event time in the star window').argParser(positiveInteger('--window-hours')).default(24))
-    .addOption(new Option('--top <n>', 'leaders per partition').argParser(positiveInteger('--top')).default(10))
-    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a star may arrive').argParser(duration('--allowed-lateness')).default(0, '0s'))
-    .addOption(
-      new Option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)')
-        .argParser(duration('--max-future'))
-        .default(3_600_000, '1h'),
-    );
-}
-
 function starLeadersCommand(program: Command) {
-  return withPipelineFlags(program
+  return program
     .command('star-leaders')
     .description('GitHub repositories with the most stars in the last 24 hours of event time, per partition')
     .addArgument(new Argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)').argParser(inputFiles))
@@ -54,7 +40,16 @@ function starLeadersCommand(program: Command) {
     .addOption(new Option('--out <host:port>', 'send newline-delimited JSON results to a TCP listener').argParser(peerAddress('--out')))
     .addOption(new Option('--ws-out <host:port>', 'serve the results to WebSocket clients').argParser(listenAddress('--ws-out')))
     .addOption(new Option('--dashboard <host:port>', 'serve the live dashboard page and its feed (keeps serving after a replay)').argParser(listenAddress('--dashboard')))
-    .addOption(new Option('--format <format>', 'stdout: every partition change as JSON, or the final global leaderboard').choices(['json', 'table'] as const).default('json' as const)))
+    .addOption(new Option('--format <format>', 'stdout: every partition change as JSON, or the final global leaderboard').choices(['json', 'table'] as const).default('json' as const))
+    .addOption(new Option('--partitions <n>', 'partitions of the hash ring').argParser(positiveInteger('--partitions')).default(10))
+    .addOption(new Option('--window-hours <n>', 'hours of event time in the star window').argParser(positiveInteger('--window-hours')).default(24))
+    .addOption(new Option('--top <n>', 'leaders per partition').argParser(positiveInteger('--top')).default(10))
+    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a star may arrive').argParser(duration('--allowed-lateness')).default(0, '0s'))
+    .addOption(
+      new Option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)')
+        .argParser(duration('--max-future'))
+        .default(3_600_000, '1h'),
+    )
     .addOption(new Option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible').argParser(positiveNumber('--speed')))
     .addOption(new Option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file').argParser(outputFile('--dead-letter')))
     .addOption(new Option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)').argParser(outputFile('--output')))
