@@ -5,6 +5,7 @@ import { Observable, Observer } from 'rxjs';
 import { FlowGate } from '../core/flowGate';
 import { invalidOption, RivuletError } from '../core/errors';
 import type { LineFilter } from './lineFilter';
+import { ChunkReader } from './chunkReader';
 import { ByteLines, LineSplitter, TextLines } from './lineSplitters';
 
 /** One line of a file, without its line ending. */
@@ -29,7 +30,7 @@ export interface FileProgress {
 }
 
 export interface FileLinesOptions {
-  /** While paused, the file is not read (memory stays bounded by one chunk). */
+  /** While paused, the file is not read (memory stays bounded by two chunks: the one cut into lines and the one read ahead). */
   gate?: FlowGate;
   /**
    * Told after every chunk read from disk (64 KiB by default), and once more with
@@ -59,8 +60,9 @@ export interface FileLinesOptions {
  * Reads files line by line, in the given order, as an Observable of {@link FileLine}.
  *
  * Like `readline` over a chain of `fs.createReadStream`s, but lazy, cancellable and paced by a
- * {@link FlowGate}: nothing is opened until subscription, and only one chunk is in memory at a
- * time. Files whose name ends in `.gz` are gunzipped (concatenated gzip members included). Lines
+ * {@link FlowGate}: nothing is opened until subscription, and at most two chunks are in memory at
+ * a time (a plain file's next chunk is read while the current one is cut into lines, so the disk
+ * and the pipeline work at once). Files whose name ends in `.gz` are gunzipped (concatenated gzip members included). Lines
  * end at `\n`; a `\r` before it is dropped (CRLF files); a last line without a newline is still
  * emitted; a UTF-8 byte order mark at the start of a file is skipped. Bytes that are not valid
  * UTF-8 become U+FFFD (the replacement character), as `readline` and most line tools do: a bad
@@ -115,8 +117,8 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
 
   return new Observable<FileLine>((subscriber) => {
     let index = 0;
-    let raw: Readable | undefined;
-    let lines: Readable | undefined;
+    /** The file being read: paused, resumed and closed with the gate and the subscription. */
+    let reading: { pause(): void; resume(): void; destroy(): void } | undefined;
     let stopGate: (() => void) | undefined;
     let closed = false;
 
@@ -145,18 +147,10 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
       const withOffsets = offsets === true && !gzip;
       let bytesRead = from?.byteOffset ?? 0;
       let lineNumber = from?.lineNumber ?? 0;
-
-      raw = createReadStream(path, { highWaterMark: chunkBytes, start: from?.byteOffset });
-      // zlib takes no output chunks below 64 bytes.
-      lines = gzip ? raw.pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) })) : raw;
-      raw.on('error', (err) => fail(path, 'cannot read', err));
-      if (gzip) lines.on('error', (err) => fail(path, 'corrupt gzip data in', err));
-      if (progress?.next) {
-        raw.on('data', (chunk: Buffer) => {
-          bytesRead += chunk.length;
-          progress.next?.({ source: path, bytesRead, totalBytes });
-        });
-      }
+      const readFromDisk = (chunk: Buffer) => {
+        bytesRead += chunk.length;
+        progress?.next?.({ source: path, bytesRead, totalBytes });
+      };
 
       // Each line the splitter keeps; true once the subscriber has gone, to stop the splitter.
       const emit = (text: string, endOffset: number): boolean => {
@@ -171,22 +165,49 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         acceptBinary === undefined
           ? new TextLines(emit, atFileStart, withOffsets, from?.byteOffset)
           : new ByteLines(emit, acceptBinary, () => lineNumber++, atFileStart, from?.byteOffset);
-      lines.on('data', (chunk: Buffer) => splitter.push(chunk));
-      lines.on('end', () => {
+      const ended = () => {
         if (closed) return;
         splitter.end();
         if (closed) return;
         if (progress?.next && bytesRead !== totalBytes) progress.next({ source: path, bytesRead: totalBytes, totalBytes });
-        raw = lines = undefined;
+        reading = undefined;
         openNext();
+      };
+      reading = gzip ? gunzipped(path, readFromDisk, splitter, ended, fail) : new ChunkReader(path, chunkBytes, from?.byteOffset ?? 0, {
+        chunk(bytes) {
+          readFromDisk(bytes);
+          if (!closed) splitter.push(bytes);
+        },
+        end: ended,
+        error: (err) => fail(path, 'cannot read', err),
       });
-      if (gate?.paused) lines.pause();
+      if (gate?.paused) reading.pause();
+    };
+
+    /** A gzip file through zlib's stream: raw chunks count as read from disk, inflated ones are cut. */
+    const gunzipped = (path: string, readFromDisk: (chunk: Buffer) => void, splitter: LineSplitter, ended: () => void, failed: typeof fail) => {
+      const raw: Readable = createReadStream(path, { highWaterMark: chunkBytes });
+      // zlib takes no output chunks below 64 bytes.
+      const lines: Readable = raw.pipe(createGunzip({ chunkSize: Math.max(64, chunkBytes) }));
+      raw.on('error', (err) => failed(path, 'cannot read', err));
+      lines.on('error', (err) => failed(path, 'corrupt gzip data in', err));
+      if (progress?.next) raw.on('data', readFromDisk);
+      lines.on('data', (chunk: Buffer) => splitter.push(chunk));
+      lines.on('end', ended);
+      return {
+        pause: () => lines.pause(),
+        resume: () => lines.resume(),
+        destroy: () => {
+          lines.destroy();
+          raw.destroy();
+        },
+      };
     };
 
     if (gate) {
       stopGate = gate.onChange((paused) => {
-        if (paused) lines?.pause();
-        else lines?.resume();
+        if (paused) reading?.pause();
+        else reading?.resume();
       });
     }
     openNext();
@@ -194,8 +215,7 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
     return () => {
       closed = true;
       stopGate?.();
-      lines?.destroy();
-      raw?.destroy();
+      reading?.destroy();
     };
   });
 }
