@@ -12,12 +12,13 @@ import { watchConnection } from '../senderConnection';
 import { gracefulStop } from '../shutdown';
 import { faultLog } from '../faultLog';
 import { boundBy, CliError, UnreadableFiles } from '../cliErrors';
-import { checkpointEvery, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, positiveInteger, positiveNumber, webSocketUrl } from '../cliFlags';
+import { checkpointEvery, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, positiveNumber, webSocketUrl } from '../cliFlags';
 import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
 import { replayProgress } from '../progress';
 import { runCheckpointedStarLeaders } from './checkpointed';
+import { allowedLatenessFlag, maxFutureFlag, partitionsFlag, topFlag, windowHoursFlag } from './pipelineFlags';
 import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeaders } from './starLeaders';
 
 export const BUNDLED_ARCHIVE = ['2015-01-01-0.json.gz', '2015-01-01-1.json.gz'].map((f) => join(packageRoot(), 'demos', 'data', 'gharchive', f));
@@ -41,15 +42,11 @@ function starLeadersCommand(program: Command) {
     .addOption(new Option('--ws-out <host:port>', 'serve the results to WebSocket clients').argParser(listenAddress('--ws-out')))
     .addOption(new Option('--dashboard <host:port>', 'serve the live dashboard page and its feed (keeps serving after a replay)').argParser(listenAddress('--dashboard')))
     .addOption(new Option('--format <format>', 'stdout: every partition change as JSON, or the final global leaderboard').choices(['json', 'table'] as const).default('json' as const))
-    .addOption(new Option('--partitions <n>', 'partitions of the hash ring').argParser(positiveInteger('--partitions')).default(10))
-    .addOption(new Option('--window-hours <n>', 'hours of event time in the star window').argParser(positiveInteger('--window-hours')).default(24))
-    .addOption(new Option('--top <n>', 'leaders per partition').argParser(positiveInteger('--top')).default(10))
-    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a star may arrive').argParser(duration('--allowed-lateness')).default(0, '0s'))
-    .addOption(
-      new Option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)')
-        .argParser(duration('--max-future'))
-        .default(3_600_000, '1h'),
-    )
+    .addOption(partitionsFlag())
+    .addOption(windowHoursFlag())
+    .addOption(topFlag())
+    .addOption(allowedLatenessFlag())
+    .addOption(maxFutureFlag())
     .addOption(new Option('--speed <n>', 'replay files at N times event-time speed instead of as fast as possible').argParser(positiveNumber('--speed')))
     .addOption(new Option('--dead-letter <file>', 'write every unreadable input line, with its source and line number, to this file').argParser(outputFile('--dead-letter')))
     .addOption(new Option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)').argParser(outputFile('--output')))

@@ -12,8 +12,9 @@ import {
 } from '../../index';
 import type { CliIo } from '../cliIo';
 import { CliError } from '../cliErrors';
-import { duration, inputFiles, positiveInteger, redisTarget } from '../cliFlags';
+import { inputFiles, positiveInteger, redisTarget } from '../cliFlags';
 import { BUNDLED_ARCHIVE, formatLeaderboard } from './cli';
+import { allowedLatenessFlag, maxFutureFlag, partitionsFlag, topFlag, windowHoursFlag } from './pipelineFlags';
 import { GitHubEvent, parseGitHubEvent } from './githubEvents';
 import { globalLeaders, INTERESTING_TYPES, Leader, PartitionLeaders, starLeadersPartitioning } from './starLeaders';
 
@@ -98,15 +99,11 @@ export function registerDistributedStarLeaders(program: Command, io: CliIo): voi
   withConnection(routeCommand.command('star-leaders'))
     .description('append GitHub Archive events to the star-leaders partitions in Redis (exits when done; rerun after a crash to resume)')
     .addArgument(new Argument('[files...]', 'GitHub Archive files (.json or .json.gz), in order (default: the bundled sample)').argParser(inputFiles))
-    .addOption(new Option('--partitions <n>', 'partitions of the hash ring (fixed for the application)').argParser(positiveInteger('--partitions')).default(10))
-    .addOption(new Option('--window-hours <n>', 'hours of event time in the star window').argParser(positiveInteger('--window-hours')).default(24))
-    .addOption(new Option('--top <n>', 'leaders per partition').argParser(positiveInteger('--top')).default(10))
-    .addOption(new Option('--allowed-lateness <duration>', 'how far out of order a star may arrive').argParser(duration('--allowed-lateness')).default(0, '0s'))
-    .addOption(
-      new Option('--max-future <duration>', 'how far ahead of the latest event time an event may move time before 3 more confirm the jump (rejected otherwise)')
-        .argParser(duration('--max-future'))
-        .default(3_600_000, '1h'),
-    )
+    .addOption(partitionsFlag('partitions of the hash ring (fixed for the application)'))
+    .addOption(windowHoursFlag())
+    .addOption(topFlag())
+    .addOption(allowedLatenessFlag())
+    .addOption(maxFutureFlag())
     .addOption(new Option('--max-backlog <n>', 'entries waiting in one partition above which reading pauses').argParser(positiveInteger('--max-backlog')).default(20_000))
     .action(async (files, flags) => {
       const { allowedLateness: allowedLatenessMs, maxFuture: maxFutureMs } = flags;
