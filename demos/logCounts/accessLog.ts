@@ -126,7 +126,7 @@ export interface AccessLogFields {
   readonly timestampMs: number;
   /** The line's own UTC offset in minutes east of UTC. */
   readonly utcOffsetMinutes: number;
-  /** The calendar day in the line's own offset (`2004-03-07`); lines of one day share one string. */
+  /** The calendar day in the line's own offset (`2004-03-07`); lines of one day usually share one string. */
   readonly localDay: string;
   readonly status: number;
   /** The request's method when the request line is `METHOD PATH PROTOCOL`, else undefined. */
@@ -139,11 +139,9 @@ export type AccessLogFieldsParse = AccessLogFields | { readonly ok: false; reado
 
 /**
  * Like {@link parseAccessLogLine}, but reads only the time, the status and (on demand) the method,
- * with one scan of the line, no regular expression and no `Date`: what a pipeline that counts by
- * day and status pays per line. Every line it does not recognise at once (escaped quotes,
- * characters outside printable ASCII in the first fields, a year before 100, a leap second, any
- * malformed line) goes to the full parser, so the answer, failure reasons included, is always the
- * full parser's. Never throws.
+ * without a regular expression over the whole line and without `Date`: what a pipeline that
+ * counts by day and status pays per line. Gives the full parser's answer for every line, failure
+ * reasons included (see {@link AccessLogScanner}). Never throws.
  *
  * ```ts
  * const f = parseAccessLogFields('h - - [07/Mar/2004:16:05:49 -0800] "GET / HTTP/1.1" 401 12846');
@@ -151,21 +149,209 @@ export type AccessLogFieldsParse = AccessLogFields | { readonly ok: false; reado
  * ```
  */
 export function parseAccessLogFields(line: string): AccessLogFieldsParse {
-  const fields = scanFields(line);
-  if (fields !== undefined) return fields;
-  const full = parseAccessLogLine(line);
-  return full.ok ? fullFields(full.record) : full;
+  const s = shared;
+  return s.scan(line) ? s.fields() : { ok: false, reason: s.reason };
 }
 
+/**
+ * Reads lines one after another into one set of fields, those of the line scanned last: what
+ * {@link parseAccessLogFields} gives, without an object per line, for a pipeline that takes what
+ * it needs from each line before reading the next. The fields, `method` and `record()` are the
+ * full parser's for that line until the next `scan`.
+ *
+ * The lines real logs hold are read with one short sticky regular expression and then `indexOf`
+ * jumps and checks at fixed offsets, visiting few characters one by one (V8's `charCodeAt` costs
+ * several nanoseconds a call, `indexOf` of one character is a memchr): the expression reads
+ * `host ident user [timestamp] "` (its `\S` is JavaScript's, so a tab or a no-break space inside a
+ * field fails as it does in the full parser), then come a jump to the quote that ends the request,
+ * the status and size, and jumps over the referer and agent. The time of day is read only when
+ * asked for. Every other line (a backslash anywhere after the timestamp, whitespace other
+ * than spaces, tabs and line ends at the end, a year before 100, a leap second, anything
+ * malformed) goes to the full parser, so the answer is always the full parser's.
+ *
+ * @example
+ * ```ts
+ * const scanner = new AccessLogScanner();
+ * for (const line of lines) if (scanner.scan(line)) count(scanner.localDay, scanner.status);
+ * ```
+ */
+export class AccessLogScanner {
+  /** The line scanned last. */
+  line = '';
+  /** Why the last line could not be parsed (meaningful only when `scan` returned false). */
+  reason = '';
+  /** The calendar day in the line's own offset; lines of one day usually share one string. */
+  localDay = '';
+  status = 0;
+  /** Where the timestamp starts, or -1 once the time is read (or came from the full parser). */
+  private timeAt = -1;
+  private time = NaN;
+  private offset = 0;
+  private requestStart = 0;
+  private requestEnd = 0;
+  private full: AccessLogRecord | undefined = undefined;
+  private methodRead = false;
+  private requestMethod: string | undefined = undefined;
+  // The last date seen (`07/Mar/2004`) with its epoch ms and ISO form: a log holds a few distinct
+  // dates over millions of lines, so each is checked and formatted once, not once per line.
+  private lastDate = '';
+  private lastDateMs = 0;
+  private lastLocalDay = '';
+
+  /** Reads `line`; true when it parses (the fields are then its own), false with `reason`. */
+  scan(line: string): boolean {
+    this.line = line;
+    this.full = undefined;
+    this.methodRead = false;
+    if (this.scanCommon(line)) return true;
+    this.timeAt = -1;
+    const parsed = parseAccessLogLine(line);
+    if (!parsed.ok) {
+      this.reason = parsed.reason;
+      return false;
+    }
+    const r = (this.full = parsed.record);
+    this.time = r.timestampMs;
+    this.offset = r.utcOffsetMinutes;
+    this.localDay = r.localDay;
+    this.status = r.status;
+    this.methodRead = true;
+    this.requestMethod = r.method;
+    return true;
+  }
+
+  /** Event time in epoch milliseconds (UTC). */
+  get timestampMs(): number {
+    if (this.timeAt >= 0) this.readTime();
+    return this.time;
+  }
+
+  /** The line's own UTC offset in minutes east of UTC. */
+  get utcOffsetMinutes(): number {
+    if (this.timeAt >= 0) this.readTime();
+    return this.offset;
+  }
+
+  /** The request's method when the request line is `METHOD PATH PROTOCOL`, else undefined. */
+  get method(): string | undefined {
+    if (!this.methodRead) {
+      this.requestMethod = REQUEST.exec(this.line.slice(this.requestStart, this.requestEnd))?.[1];
+      this.methodRead = true;
+    }
+    return this.requestMethod;
+  }
+
+  /** The last line's fields as an object of their own, which the next `scan` leaves alone. */
+  fields(): AccessLogFields {
+    const { line, requestStart, requestEnd, full, timestampMs, utcOffsetMinutes, localDay, status } = this;
+    return new ScannedFields(line, requestStart, requestEnd, full, timestampMs, utcOffsetMinutes, localDay, status);
+  }
+
+  /** The whole record of the last line, which `scan` accepted. */
+  record(): AccessLogRecord {
+    if (this.full === undefined) {
+      const parsed = parseAccessLogLine(this.line);
+      if (!parsed.ok) throw new Error(`AccessLogScanner accepted a line the full parser rejects: ${parsed.reason}`);
+      this.full = parsed.record;
+    }
+    return this.full;
+  }
+
+  /**
+   * LINE and TIME for the shapes real logs have, setting the fields (the time only as where to
+   * read it: a pipeline that counts by day never needs it); false wherever the line is anything
+   * else, including every line the full parser rejects. Why each step is exact:
+   * - HEAD is LINE's start with TIME's layout inside the brackets; `\S+` cannot cross the space
+   *   after it, so it has one match, and the timestamp holds no `]` to end LINE's `[^\]]+` early.
+   *   Its hours, minutes and seconds are in range, so only the date is left to check.
+   * - Without a backslash, `(?:[^"\\]|\\.)*` is `[^"]*`: it ends at the next quote, and so do the
+   *   referer and agent. Past the timestamp LINE allows a backslash only inside those three
+   *   fields, so a line with one anywhere there is left to the full parser.
+   * - `(\d+|-)` is followed by a space, another quote or the end: it takes every digit there is.
+   */
+  private scanCommon(line: string): boolean {
+    HEAD.lastIndex = 0;
+    if (!HEAD.test(line)) return false;
+    const requestStart = HEAD.lastIndex;
+    const at = requestStart - 29;
+    // A short slice is a copy and one comparison, quicker here than startsWith at an offset.
+    const date = line.slice(at, at + 11);
+    if (date !== this.lastDate && !this.learnDate(date)) return false;
+    const requestEnd = line.indexOf('"', requestStart);
+    if (requestEnd < 0 || line.indexOf('\\', requestStart) >= 0) return false;
+    // `" ddd ` then the size
+    const s0 = line.charCodeAt(requestEnd + 2) - DIGIT_0;
+    const s1 = line.charCodeAt(requestEnd + 3) - DIGIT_0;
+    const s2 = line.charCodeAt(requestEnd + 4) - DIGIT_0;
+    if (line.charCodeAt(requestEnd + 1) !== SPACE || !(s0 >= 0 && s0 <= 9 && s1 >= 0 && s1 <= 9 && s2 >= 0 && s2 <= 9) || line.charCodeAt(requestEnd + 5) !== SPACE) return false;
+    const n = line.length;
+    let i = requestEnd + 6;
+    let c = line.charCodeAt(i);
+    if (c === DASH) c = line.charCodeAt(++i);
+    else {
+      const start = i;
+      while (c >= DIGIT_0 && c <= DIGIT_9) c = line.charCodeAt(++i);
+      if (i === start) return false;
+    }
+    // Optionally ` "referer" "agent"`, then nothing but whitespace.
+    if (i < n) {
+      if (c === SPACE && line.charCodeAt(i + 1) === QUOTE) {
+        const refererEnd = line.indexOf('"', i + 2);
+        if (refererEnd < 0 || line.charCodeAt(refererEnd + 1) !== SPACE || line.charCodeAt(refererEnd + 2) !== QUOTE) return false;
+        const agentEnd = line.indexOf('"', refererEnd + 3);
+        if (agentEnd < 0) return false;
+        i = agentEnd + 1;
+      }
+      for (; i < n; i++) {
+        c = line.charCodeAt(i);
+        if (c !== SPACE && c !== TAB && c !== LF && c !== CR) return false;
+      }
+    }
+    this.timeAt = at;
+    this.localDay = this.lastLocalDay;
+    this.status = s0 * 100 + s1 * 10 + s2;
+    this.requestStart = requestStart;
+    this.requestEnd = requestEnd;
+    return true;
+  }
+
+  /** The time of day and offset of the line scanCommon accepted, whose date is `lastDate`. */
+  private readTime(): void {
+    const { line, timeAt: at } = this;
+    const hour = digitsAt(line, at + 12);
+    const minute = digitsAt(line, at + 15);
+    const second = digitsAt(line, at + 18);
+    const offsetSize = digitsAt(line, at + 22) * 60 + digitsAt(line, at + 24);
+    const offset = line.charCodeAt(at + 21) === DASH ? -offsetSize : offsetSize;
+    this.time = this.lastDateMs + ((hour * 60 + minute) * 60 + second) * 1000 - offset * MINUTE_MS;
+    this.offset = offset;
+    this.timeAt = -1;
+  }
+
+  /** Checks and remembers the date `dd/Mon/yyyy` (digits where HEAD wants them); false when the full parser must decide. */
+  private learnDate(date: string): boolean {
+    const day = digitsAt(date, 0);
+    const month = MONTHS.get(date.slice(3, 6));
+    const year = digitsAt(date, 7) * 100 + digitsAt(date, 9);
+    // Two-digit years mean 19xx to Date.UTC (and so to the full parser): left to it.
+    if (month === undefined || year < 100 || day < 1 || day > daysInMonth(year, month)) return false;
+    this.lastDate = date;
+    this.lastDateMs = Date.UTC(year, month, day);
+    this.lastLocalDay = `${date.slice(7, 11)}-${String(month + 1).padStart(2, '0')}-${date.slice(0, 2)}`;
+    return true;
+  }
+}
+
+/** The fields of one line, kept apart from the scanner that read them. */
 class ScannedFields implements AccessLogFields {
   readonly ok = true as const;
-  private full: AccessLogRecord | undefined;
   private requestMethod: string | undefined | null = null;
 
   constructor(
     private readonly line: string,
     private readonly requestStart: number,
     private readonly requestEnd: number,
+    private full: AccessLogRecord | undefined,
     readonly timestampMs: number,
     readonly utcOffsetMinutes: number,
     readonly localDay: string,
@@ -173,7 +359,9 @@ class ScannedFields implements AccessLogFields {
   ) {}
 
   get method(): string | undefined {
-    if (this.requestMethod === null) this.requestMethod = REQUEST.exec(this.line.slice(this.requestStart, this.requestEnd))?.[1];
+    if (this.requestMethod === null) {
+      this.requestMethod = this.full !== undefined ? this.full.method : REQUEST.exec(this.line.slice(this.requestStart, this.requestEnd))?.[1];
+    }
     return this.requestMethod;
   }
 
@@ -187,126 +375,23 @@ class ScannedFields implements AccessLogFields {
   }
 }
 
-function fullFields(r: AccessLogRecord): AccessLogFields {
-  return {
-    ok: true, timestampMs: r.timestampMs, utcOffsetMinutes: r.utcOffsetMinutes, localDay: r.localDay, status: r.status, method: r.method, record: () => r,
-  };
-}
-
+// LINE's start up to the request, with TIME's layout (the time of day in range) between the brackets.
+const HEAD = /\S+ \S+ \S+ \[\d\d\/[A-Z][a-z]{2}\/\d{4}:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d [+-]\d{4}\] "/y;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
 const SPACE = 32;
 const QUOTE = 34;
 const DASH = 45;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACKET = 93;
 const DIGIT_0 = 48;
+const DIGIT_9 = 57;
 const MINUTE_MS = 60_000;
 
-const isDigit = (c: number): boolean => c >= DIGIT_0 && c <= DIGIT_0 + 9;
-const digits2 = (line: string, i: number): number => {
-  const a = line.charCodeAt(i) - DIGIT_0;
-  const b = line.charCodeAt(i + 1) - DIGIT_0;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-};
+/** The two-digit number at `i`, where HEAD has already found two digits. */
+const digitsAt = (text: string, i: number): number => text.charCodeAt(i) * 10 + text.charCodeAt(i + 1) - DIGIT_0 * 11;
 
-/**
- * The last date seen (`07/Mar/2004`) with its epoch day and ISO form: a log holds a few distinct
- * dates over millions of lines, so each is checked and formatted once, not once per line.
- */
-let lastDate = '';
-let lastDateMs = 0;
-let lastLocalDay = '';
-
-/**
- * The LINE regular expression and TIME, by hand, for the shapes real logs have; undefined wherever
- * the line is anything else, including every line the full parser rejects.
- */
-function scanFields(line: string): ScannedFields | undefined {
-  const n = line.length;
-  let i = 0;
-  // host, ident and user: non-empty, printable ASCII without spaces, one space after each.
-  for (let field = 0; field < 3; field++) {
-    const start = i;
-    let c = line.charCodeAt(i);
-    while (c > SPACE && c < 127) c = line.charCodeAt(++i);
-    if (i === start || c !== SPACE) return undefined;
-    i++;
-  }
-  // [dd/Mon/yyyy:HH:mm:ss +hhmm] "
-  if (line.charCodeAt(i) !== OPEN_BRACKET || line.charCodeAt(i + 27) !== CLOSE_BRACKET || line.charCodeAt(i + 28) !== SPACE || line.charCodeAt(i + 29) !== QUOTE) return undefined;
-  const dateMs = dateAt(line, i + 1);
-  if (dateMs === undefined) return undefined;
-  const localDay = lastLocalDay;
-  const hour = digits2(line, i + 13);
-  const minute = digits2(line, i + 16);
-  const second = digits2(line, i + 19);
-  const offsetHours = digits2(line, i + 23);
-  const offsetMinutes = digits2(line, i + 25);
-  const sign = line.charCodeAt(i + 22);
-  if (
-    line.charCodeAt(i + 12) !== 58 || line.charCodeAt(i + 15) !== 58 || line.charCodeAt(i + 18) !== 58 || line.charCodeAt(i + 21) !== SPACE ||
-    (sign !== 43 && sign !== DASH) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || offsetHours < 0 || offsetMinutes < 0
-  ) {
-    return undefined; // a leap second may roll the date over: the full parser decides
-  }
-  // "request": up to the next quote, which must not be escaped. Backslashes are rare: one search
-  // from here on says whether any quoted field can hold one.
-  const requestStart = i + 30;
-  const requestEnd = line.indexOf('"', requestStart);
-  const backslash = line.indexOf('\\', requestStart);
-  const escapes = backslash >= 0;
-  if (requestEnd < 0 || (escapes && backslash < requestEnd)) return undefined;
-  // " status size
-  i = requestEnd + 1;
-  const s0 = line.charCodeAt(i + 1) - DIGIT_0;
-  const s1 = line.charCodeAt(i + 2) - DIGIT_0;
-  const s2 = line.charCodeAt(i + 3) - DIGIT_0;
-  if (line.charCodeAt(i) !== SPACE || !(s0 >= 0 && s0 <= 9 && s1 >= 0 && s1 <= 9 && s2 >= 0 && s2 <= 9) || line.charCodeAt(i + 4) !== SPACE) return undefined;
-  i += 5;
-  if (line.charCodeAt(i) === DASH) i++;
-  else {
-    const start = i;
-    while (isDigit(line.charCodeAt(i))) i++;
-    if (i === start) return undefined;
-  }
-  // Optionally "referer" "agent", then nothing but whitespace.
-  if (line.charCodeAt(i) === SPACE && line.charCodeAt(i + 1) === QUOTE) {
-    const refererEnd = line.indexOf('"', i + 2);
-    if (refererEnd < 0 || (escapes && hasBackslash(line, i + 2, refererEnd)) || line.charCodeAt(refererEnd + 1) !== SPACE || line.charCodeAt(refererEnd + 2) !== QUOTE) return undefined;
-    const agentEnd = line.indexOf('"', refererEnd + 3);
-    if (agentEnd < 0 || (escapes && hasBackslash(line, refererEnd + 3, agentEnd))) return undefined;
-    i = agentEnd + 1;
-  }
-  for (; i < n; i++) {
-    const c = line.charCodeAt(i);
-    if (c !== SPACE && c !== 9 && c !== 10 && c !== 13) return undefined;
-  }
-  const offset = (sign === DASH ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
-  const timestampMs = dateMs + ((hour * 60 + minute) * 60 + second) * 1000 - offset * MINUTE_MS;
-  return new ScannedFields(line, requestStart, requestEnd, timestampMs, offset, localDay, s0 * 100 + s1 * 10 + s2);
-}
-
-function hasBackslash(line: string, from: number, to: number): boolean {
-  const at = line.indexOf('\\', from);
-  return at >= 0 && at < to;
-}
-
-/** Epoch ms of local midnight of the date `dd/Mon/yyyy` at `at`, or undefined; sets lastLocalDay. */
-function dateAt(line: string, at: number): number | undefined {
-  // A short slice is a copy and one comparison, quicker here than startsWith at an offset.
-  if (line.slice(at, at + 11) === lastDate) return lastDateMs;
-  const day = digits2(line, at);
-  const month = MONTHS.get(line.slice(at + 3, at + 6));
-  const century = digits2(line, at + 7);
-  const yy = digits2(line, at + 9);
-  // Two-digit years mean 19xx to Date.UTC (and so to the full parser): left to it.
-  if (line.charCodeAt(at + 2) !== 47 || line.charCodeAt(at + 6) !== 47 || month === undefined || century < 1 || yy < 0 || day < 1) return undefined;
-  const year = century * 100 + yy;
-  if (day > daysInMonth(year, month)) return undefined;
-  lastDate = line.slice(at, at + 11);
-  lastDateMs = Date.UTC(year, month, day);
-  lastLocalDay = `${line.slice(at + 7, at + 11)}-${String(month + 1).padStart(2, '0')}-${line.slice(at, at + 2)}`;
-  return lastDateMs;
-}
+/** The scanner behind {@link parseAccessLogFields}, whose date cache all its callers share. */
+const shared = new AccessLogScanner();
 
 function daysInMonth(year: number, month: number): number {
   if (month === 1) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;

@@ -7,11 +7,11 @@
  */
 import { TZDate } from '@date-fns/tz';
 import { format } from 'date-fns';
-import { defer, filter, map, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
+import { defer, map, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
 import {
   Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, stateHandle, tumblingWindow, type TumblingWindowOptions, windowStats,
 } from '../../index';
-import { parseAccessLogFields, wallarooStatusOf } from './accessLog';
+import { AccessLogScanner, wallarooStatusOf } from './accessLog';
 
 export const END_OF_DAY = 'END_OF_DAY';
 
@@ -61,11 +61,15 @@ export interface LogCountsOptions {
   deadLetter?: Partial<Observer<DeadLetter>>;
 }
 
-/** What one line contributes: its day, the counts key it adds to (if any), its time. */
-interface Entry {
-  day: string | null;
-  countAs: string | null;
-  unparsed: boolean;
+/** What one line contributes to a window: its day and the counts key it adds to (if any). */
+interface DayEntry {
+  readonly day: string | null;
+  readonly countAs: string | null;
+  readonly unparsed: boolean;
+}
+
+/** A line's contribution with its time, for windows by event time. */
+interface Entry extends DayEntry {
   timestampMs: number;
   offsetMinutes: number;
   /** Where a parsed line came from, for the dead-letter record if the future bound rejects it. */
@@ -74,16 +78,17 @@ interface Entry {
 
 /** The log-counts pipeline: log lines and markers in, one report per window out. */
 export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogInput, DayReport | Map<string, number>> {
-  const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : classifyAccessLog(options.deadLetter);
   if (options.eventTime === undefined) {
+    const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : dayEntries(options.deadLetter);
     return pipe(
       map((input: LogInput) => (input === END_OF_DAY ? END_OF_DAY : classify(input))),
-      boundaryWindow<Entry | typeof END_OF_DAY, Totals>({
+      boundaryWindow<DayEntry | typeof END_OF_DAY, Totals>({
         uid: 'day',
         isBoundary: (v) => v === END_OF_DAY,
         seed: newTotals,
-        add: (t, e) => addEntry(t, e as Entry),
-        splitBefore: (a, b) => dayOf(a) !== null && dayOf(b) !== null && dayOf(a) !== dayOf(b),
+        add: (t, e) => addEntry(t, e as DayEntry),
+        // Markers never reach splitBefore; lines of one day and status share their entry.
+        splitBefore: (a, b) => a !== b && (a as DayEntry).day !== (b as DayEntry).day && (a as DayEntry).day !== null && (b as DayEntry).day !== null,
         onComplete: 'emit',
       }),
       map((w) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w))),
@@ -101,11 +106,13 @@ export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogI
         },
       },
     };
-  return (source) => defer(() => dailyByEventTime(source.pipe(filter(isLine), map(classify)), allowedLatenessMs, timeZone, future));
+  const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : timedEntries(deadLetter);
+  return (source) => defer(() => dailyByEventTime(source, classify, allowedLatenessMs, timeZone, future));
 }
 
 function dailyByEventTime(
-  entries: Observable<Entry>,
+  input: Observable<LogInput>,
+  classify: (line: LogLine) => Entry,
   allowedLatenessMs: number,
   timeZone: string | undefined,
   future: Pick<TumblingWindowOptions<Entry, undefined, Totals>, 'maxFutureMs' | 'rejected'>,
@@ -127,13 +134,16 @@ function dailyByEventTime(
     nextPaneStart: (s) => daysNow().nextPaneStart(s),
   };
   const stats = windowStats();
-  return entries.pipe(
-    statefulScan<Entry, { zone: string | undefined; reportedLate: number }, Entry>({
+  return input.pipe(
+    // Markers mean nothing here: days close by event time.
+    statefulScan<LogInput, { zone: string | undefined; reportedLate: number }, Entry>({
       uid: 'zone',
       handle: settings,
       seed: () => ({ zone: timeZone, reportedLate: 0 }),
-      step(state, e, emit) {
-        state.zone ??= Number.isFinite(e.timestampMs) ? offsetZone(e.offsetMinutes) : undefined;
+      step(state, input, emit) {
+        if (input === END_OF_DAY) return state;
+        const e = classify(input);
+        if (state.zone === undefined && Number.isFinite(e.timestampMs)) state.zone = offsetZone(e.offsetMinutes);
         emit(e);
         return state;
       },
@@ -181,7 +191,7 @@ function newTotals(): Totals {
   return { counts: new Map(), lines: 0, unparsed: 0, day: null };
 }
 
-function addEntry(t: Totals, e: Entry): Totals {
+function addEntry(t: Totals, e: DayEntry): Totals {
   t.lines += 1;
   t.day ??= e.day;
   if (e.unparsed) t.unparsed += 1;
@@ -200,7 +210,7 @@ const TOTALS: Aggregator<Entry, Totals> = {
   },
 };
 
-function boundaryReport(w: ClosedWindow<Entry | typeof END_OF_DAY, Totals>): DayReport {
+function boundaryReport(w: ClosedWindow<DayEntry | typeof END_OF_DAY, Totals>): DayReport {
   const closedBy = w.closedBy === 'boundary' ? 'marker' : w.closedBy === 'split' ? 'day-change' : 'end';
   const { day, counts, lines, unparsed } = w.value;
   return { day, counts, lines, unparsed, closedBy };
@@ -211,15 +221,40 @@ const UNPARSED: Entry = { day: null, countAs: null, unparsed: true, timestampMs:
 /** Status codes as counts keys, made once each. */
 const STATUS_KEYS: string[] = [];
 
-function classifyAccessLog(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLine) => Entry {
+/**
+ * For boundary windows, which need only a line's day and status: the entry of each status for the
+ * current day, made once and given to every line of that day and status, so a line costs a scan
+ * and no object.
+ */
+function dayEntries(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLine) => DayEntry {
+  const scanner = new AccessLogScanner();
+  let day: string | null = null;
+  let byStatus: DayEntry[] = [];
   return (line) => {
-    // Only the day, the time and the status are read: the fast path, never the whole record.
-    const parsed = parseAccessLogFields(line.text);
-    if (parsed.ok) {
-      const countAs = (STATUS_KEYS[parsed.status] ??= String(parsed.status));
-      return { day: parsed.localDay, countAs, unparsed: false, timestampMs: parsed.timestampMs, offsetMinutes: parsed.utcOffsetMinutes, from: line };
+    if (!scanner.scan(line.text)) {
+      deadLetter?.next?.({ source: line.source, line: line.lineNumber, reason: scanner.reason, text: line.text });
+      return UNPARSED;
     }
-    deadLetter?.next?.({ source: line.source, line: line.lineNumber, reason: parsed.reason, text: line.text });
+    if (scanner.localDay !== day) {
+      day = scanner.localDay;
+      byStatus = [];
+    }
+    const status = scanner.status;
+    return (byStatus[status] ??= { day, countAs: (STATUS_KEYS[status] ??= String(status)), unparsed: false });
+  }; 
+}
+
+/** For event-time windows: an entry of its own for each line, with its time. */
+function timedEntries(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLine) => Entry {
+  const scanner = new AccessLogScanner();
+  return (line) => {
+    // Only the day, the time and the status are read, never the whole record.
+    if (scanner.scan(line.text)) {
+      const status = scanner.status;
+      const countAs = (STATUS_KEYS[status] ??= String(status));
+      return { day: scanner.localDay, countAs, unparsed: false, timestampMs: scanner.timestampMs, offsetMinutes: scanner.utcOffsetMinutes, from: line };
+    }
+    deadLetter?.next?.({ source: line.source, line: line.lineNumber, reason: scanner.reason, text: line.text });
     return UNPARSED;
   };
 }
@@ -231,14 +266,6 @@ const WALLAROO_DAY = /\[(.*)\]/;
 function classifyLikeWallaroo(line: LogLine): Entry {
   const day = WALLAROO_DAY.exec(line.text)?.[1].split(':')[0] ?? null;
   return { day, countAs: wallarooStatusOf(line.text) ?? 'null', unparsed: false, timestampMs: NaN, offsetMinutes: 0 };
-}
-
-function dayOf(v: Entry | typeof END_OF_DAY): string | null {
-  return v === END_OF_DAY ? null : v.day;
-}
-
-function isLine(input: LogInput): input is LogLine {
-  return input !== END_OF_DAY;
 }
 
 function offsetZone(minutes: number): string {
