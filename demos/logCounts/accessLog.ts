@@ -192,11 +192,10 @@ export class AccessLogScanner {
   private full: AccessLogRecord | undefined = undefined;
   private methodRead = false;
   private requestMethod: string | undefined = undefined;
-  // The last date seen (`07/Mar/2004`) with its epoch ms and ISO form: a log holds a few distinct
-  // dates over millions of lines, so each is checked and formatted once, not once per line.
-  private lastDate = '';
-  private lastDateMs = 0;
-  private lastLocalDay = '';
+  // A log holds a few dates and offsets over millions of lines: each pair is checked and
+  // formatted once, and the last line's pair is tried first, with its own HEAD.
+  private known: KnownDate | undefined = undefined;
+  private readonly dates = new Map<string, KnownDate>();
 
   /** Reads `line`; true when it parses (the fields are then its own), false with `reason`. */
   scan(line: string): boolean {
@@ -228,7 +227,6 @@ export class AccessLogScanner {
 
   /** The line's own UTC offset in minutes east of UTC. */
   get utcOffsetMinutes(): number {
-    if (this.timeAt >= 0) this.readTime();
     return this.offset;
   }
 
@@ -270,13 +268,18 @@ export class AccessLogScanner {
    * - `(\d+|-)` is followed by a space, another quote or the end: it takes every digit there is.
    */
   private scanCommon(line: string): boolean {
-    HEAD.lastIndex = 0;
-    if (!HEAD.test(line)) return false;
-    const requestStart = HEAD.lastIndex;
-    const at = requestStart - 29;
-    // A short slice is a copy and one comparison, quicker here than startsWith at an offset.
-    const date = line.slice(at, at + 11);
-    if (date !== this.lastDate && !this.learnDate(date)) return false;
+    let known = this.known;
+    let requestStart: number;
+    if (known !== undefined && known.head.test(line)) requestStart = known.head.lastIndex;
+    else {
+      HEAD.lastIndex = 0;
+      if (!HEAD.test(line)) return false;
+      requestStart = HEAD.lastIndex;
+      known = this.dateOf(line.slice(requestStart - 29, requestStart - 18), line.slice(requestStart - 8, requestStart - 3));
+      if (known === undefined) return false;
+      this.known = known;
+    }
+    known.head.lastIndex = 0;
     const requestEnd = line.indexOf('"', requestStart);
     if (requestEnd < 0 || line.indexOf('\\', requestStart) >= 0) return false;
     // `" ddd ` then the size
@@ -307,39 +310,58 @@ export class AccessLogScanner {
         if (c !== SPACE && c !== TAB && c !== LF && c !== CR) return false;
       }
     }
-    this.timeAt = at;
-    this.localDay = this.lastLocalDay;
+    this.timeAt = requestStart - 29;
+    this.offset = known.offsetMinutes;
+    this.localDay = known.localDay;
     this.status = s0 * 100 + s1 * 10 + s2;
     this.requestStart = requestStart;
     this.requestEnd = requestEnd;
     return true;
   }
 
-  /** The time of day and offset of the line scanCommon accepted, whose date is `lastDate`. */
+  /** The time of day of the line scanCommon accepted, whose date and offset are `known`'s. */
   private readTime(): void {
     const { line, timeAt: at } = this;
-    const hour = digitsAt(line, at + 12);
-    const minute = digitsAt(line, at + 15);
-    const second = digitsAt(line, at + 18);
-    const offsetSize = digitsAt(line, at + 22) * 60 + digitsAt(line, at + 24);
-    const offset = line.charCodeAt(at + 21) === DASH ? -offsetSize : offsetSize;
-    this.time = this.lastDateMs + ((hour * 60 + minute) * 60 + second) * 1000 - offset * MINUTE_MS;
-    this.offset = offset;
+    const secondOfDay = (digitsAt(line, at + 12) * 60 + digitsAt(line, at + 15)) * 60 + digitsAt(line, at + 18);
+    this.time = this.known!.startMs + secondOfDay * 1000;
     this.timeAt = -1;
   }
 
-  /** Checks and remembers the date `dd/Mon/yyyy` (digits where HEAD wants them); false when the full parser must decide. */
-  private learnDate(date: string): boolean {
+  /**
+   * The date `dd/Mon/yyyy` with the offset `±hhmm` (digits where HEAD wants them), checked and
+   * remembered; undefined when the full parser must decide.
+   */
+  private dateOf(date: string, offset: string): KnownDate | undefined {
+    const key = `${date} ${offset}`;
+    const seen = this.dates.get(key);
+    if (seen !== undefined) return seen;
     const day = digitsAt(date, 0);
     const month = MONTHS.get(date.slice(3, 6));
     const year = digitsAt(date, 7) * 100 + digitsAt(date, 9);
     // Two-digit years mean 19xx to Date.UTC (and so to the full parser): left to it.
-    if (month === undefined || year < 100 || day < 1 || day > daysInMonth(year, month)) return false;
-    this.lastDate = date;
-    this.lastDateMs = Date.UTC(year, month, day);
-    this.lastLocalDay = `${date.slice(7, 11)}-${String(month + 1).padStart(2, '0')}-${date.slice(0, 2)}`;
-    return true;
+    if (month === undefined || year < 100 || day < 1 || day > daysInMonth(year, month)) return undefined;
+    const size = digitsAt(offset, 1) * 60 + digitsAt(offset, 3);
+    const offsetMinutes = offset.charCodeAt(0) === DASH ? -size : size;
+    const known: KnownDate = {
+      head: headFor(date, offset),
+      startMs: Date.UTC(year, month, day) - offsetMinutes * MINUTE_MS,
+      offsetMinutes,
+      localDay: `${date.slice(7, 11)}-${String(month + 1).padStart(2, '0')}-${date.slice(0, 2)}`,
+    };
+    if (this.dates.size >= 64) this.dates.clear(); // bounded, whatever the input
+    this.dates.set(key, known);
+    return known;
   }
+}
+
+/** A date and UTC offset that HEAD found and the calendar accepts, with what they mean. */
+interface KnownDate {
+  /** HEAD with this date and offset in place of their patterns. */
+  readonly head: RegExp;
+  /** Epoch ms of local midnight of the date at the offset. */
+  readonly startMs: number;
+  readonly offsetMinutes: number;
+  readonly localDay: string;
 }
 
 /** The fields of one line, kept apart from the scanner that read them. */
@@ -376,7 +398,8 @@ class ScannedFields implements AccessLogFields {
 }
 
 // LINE's start up to the request, with TIME's layout (the time of day in range) between the brackets.
-const HEAD = /\S+ \S+ \S+ \[\d\d\/[A-Z][a-z]{2}\/\d{4}:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d [+-]\d{4}\] "/y;
+const TIME_OF_DAY = String.raw`(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d`;
+const HEAD = new RegExp(String.raw`\S+ \S+ \S+ \[\d\d\/[A-Z][a-z]{2}\/\d{4}:${TIME_OF_DAY} [+-]\d{4}\] "`, 'y');
 const TAB = 9;
 const LF = 10;
 const CR = 13;
@@ -386,6 +409,12 @@ const DASH = 45;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const MINUTE_MS = 60_000;
+
+/** HEAD for lines of one date and offset: one regular expression checks the line's start and its date. */
+function headFor(date: string, offset: string): RegExp {
+  const literal = (text: string) => text.replace(/[^0-9A-Za-z]/g, (c) => `\\${c}`);
+  return new RegExp(String.raw`\S+ \S+ \S+ \[${literal(date)}:${TIME_OF_DAY} ${literal(offset)}\] "`, 'y');
+}
 
 /** The two-digit number at `i`, where HEAD has already found two digits. */
 const digitsAt = (text: string, i: number): number => text.charCodeAt(i) * 10 + text.charCodeAt(i + 1) - DIGIT_0 * 11;
