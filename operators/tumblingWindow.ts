@@ -82,7 +82,9 @@ export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingW
   const keyOf = givenKeyOf && guarded(where, 'keyOf', givenKeyOf);
   const add = guarded(where, 'aggregate.add', (pane: Map<K, A>, key: K, value: T): void => {
     const acc = pane.get(key);
-    pane.set(key, given.add(acc === undefined ? given.zero() : acc, value));
+    const next = given.add(acc === undefined ? given.zero() : acc, value);
+    // An aggregate updated in place needs no second lookup.
+    if (next !== acc || acc === undefined) pane.set(key, next);
   });
   const emitOnComplete = options.emitOnComplete ?? true;
   const allowedLatenessMs = o.allowedLatenessMs ?? 0;
@@ -91,9 +93,13 @@ export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingW
     new Observable<WindowResult<K, A>>((destination) => {
       const clock = new WindowClock(o.panes, 1, allowedLatenessMs);
       const store = new PaneStore<K, A>();
+      // The pane the last value went to: nearly every value goes to the same one as the last.
+      let lastStart = NaN;
+      let lastPane: Map<K, A> | undefined;
       const closeOldest = (): void => {
         // Removed before emitting, so a re-entrant call never sees it half done.
         const { start, pane } = store.closeOldest()!;
+        if (start === lastStart) lastPane = undefined;
         const windowEnd = o.panes.nextPaneStart(start);
         for (const [key, value] of pane) destination.next({ key, value, windowStart: start, windowEnd });
       };
@@ -104,13 +110,20 @@ export function tumblingWindow<T, K = undefined, A = unknown>(options: TumblingW
           while ((oldest = store.oldestStart()) !== undefined && oldest < clock.windowStart) closeOldest();
         },
         accept(value, paneStart) {
-          add(store.open(paneStart), keyOf ? keyOf(value) : (undefined as K), value);
+          if (lastPane === undefined || paneStart !== lastStart) {
+            lastPane = store.open(paneStart);
+            lastStart = paneStart;
+          }
+          add(lastPane, keyOf ? keyOf(value) : (undefined as K), value);
         },
         complete() {
           if (emitOnComplete) while (store.size > 0 && !destination.closed) closeOldest();
         },
         snapshot: () => store.entries(),
-        restore: (panes) => store.restore(panes as [number, Map<K, A>][]),
+        restore: (panes) => {
+          lastPane = undefined;
+          store.restore(panes as [number, Map<K, A>][]);
+        },
       });
     });
 }

@@ -9,7 +9,7 @@ import { TZDate } from '@date-fns/tz';
 import { format } from 'date-fns';
 import { defer, map, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
 import {
-  Aggregator, boundaryWindow, calendarDays, ClosedWindow, PaneAssigner, statefulScan, stateHandle, tumblingWindow, type TumblingWindowOptions, windowStats,
+  Aggregator, boundaryWindow, calendarDays, ClosedWindow, fixedPanes, PaneAssigner, statefulScan, stateHandle, tumblingWindow, type TumblingWindowOptions, windowStats,
 } from '../../index';
 import { AccessLogScanner, wallarooStatusOf } from './accessLog';
 
@@ -125,7 +125,7 @@ function dailyByEventTime(
   let days: { zone: string; panes: PaneAssigner } | undefined;
   const daysNow = (): PaneAssigner => {
     const zone = zoneOf();
-    if (days?.zone !== zone) days = { zone, panes: calendarDays(zone) };
+    if (days?.zone !== zone) days = { zone, panes: daysIn(zone) };
     return days.panes;
   };
   const panes: PaneAssigner = {
@@ -266,6 +266,21 @@ const WALLAROO_DAY = /\[(.*)\]/;
 function classifyLikeWallaroo(line: LogLine): Entry {
   const day = WALLAROO_DAY.exec(line.text)?.[1].split(':')[0] ?? null;
   return { day, countAs: wallarooStatusOf(line.text) ?? 'null', unparsed: false, timestampMs: NaN, offsetMinutes: 0 };
+}
+
+const DAY_MS = 86_400_000;
+const UTC_OFFSET = /^(?:UTC|[+-]\d\d:\d\d)$/;
+
+/**
+ * Calendar days in `zone`. A zone that is a UTC offset (the zone of a log's first line) has days
+ * of 24 hours, each starting where the zone library starts them: fixed panes find an instant's
+ * day by arithmetic, where the library's answers cost a lookup for every new day.
+ */
+function daysIn(zone: string): PaneAssigner {
+  const days = calendarDays(zone);
+  if (!UTC_OFFSET.test(zone)) return days;
+  const start = days.paneStartOf(0);
+  return days.nextPaneStart(start) === start + DAY_MS ? fixedPanes(DAY_MS, start) : days;
 }
 
 function offsetZone(minutes: number): string {
