@@ -79,20 +79,26 @@ interface Entry extends DayEntry {
 /** The log-counts pipeline: log lines and markers in, one report per window out. */
 export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogInput, DayReport | Map<string, number>> {
   if (options.eventTime === undefined) {
-    const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : dayEntries(options.deadLetter);
-    return pipe(
-      map((input: LogInput) => (input === END_OF_DAY ? END_OF_DAY : classify(input))),
-      boundaryWindow<DayEntry | typeof END_OF_DAY, Totals>({
-        uid: 'day',
-        isBoundary: (v) => v === END_OF_DAY,
-        seed: newTotals,
-        add: (t, e) => addEntry(t, e as DayEntry),
-        // Markers never reach splitBefore; lines of one day and status share their entry.
-        splitBefore: (a, b) => a !== b && (a as DayEntry).day !== (b as DayEntry).day && (a as DayEntry).day !== null && (b as DayEntry).day !== null,
-        onComplete: 'emit',
-      }),
-      map((w) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w))),
-    );
+    const windows = boundaryWindow<DayEntry | typeof END_OF_DAY, Totals>({
+      uid: 'day',
+      isBoundary: (v) => v === END_OF_DAY,
+      seed: newTotals,
+      add: (t, e) => addEntry(t, e as DayEntry),
+      // Markers never reach splitBefore; lines of one day and status share their entry.
+      splitBefore: (a, b) => a !== b && (a as DayEntry).day !== (b as DayEntry).day && (a as DayEntry).day !== null && (b as DayEntry).day !== null,
+      onComplete: 'emit',
+    });
+    const report = map((w: ClosedWindow<DayEntry | typeof END_OF_DAY, Totals>) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w)));
+    return (source) =>
+      defer(() => {
+        // Each subscription reads its lines with its own scanner.
+        const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : dayEntries(options.deadLetter);
+        return source.pipe(
+          map((input: LogInput) => (input === END_OF_DAY ? END_OF_DAY : classify(input))),
+          windows,
+          report,
+        );
+      });
   }
   const { timeZone, allowedLatenessMs, maxFutureMs } = options.eventTime;
   if (timeZone !== undefined) calendarDays(timeZone); // a bad zone fails here, not at the first line
@@ -106,8 +112,11 @@ export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogI
         },
       },
     };
-  const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : timedEntries(deadLetter);
-  return (source) => defer(() => dailyByEventTime(source, classify, allowedLatenessMs, timeZone, future));
+  return (source) =>
+    defer(() => {
+      const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : timedEntries(deadLetter);
+      return dailyByEventTime(source, classify, allowedLatenessMs, timeZone, future);
+    });
 }
 
 function dailyByEventTime(
@@ -241,7 +250,7 @@ function dayEntries(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLine)
     }
     const status = scanner.status;
     return (byStatus[status] ??= { day, countAs: (STATUS_KEYS[status] ??= String(status)), unparsed: false });
-  }; 
+  };
 }
 
 /** For event-time windows: an entry of its own for each line, with its time. */
