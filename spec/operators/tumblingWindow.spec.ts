@@ -1,5 +1,5 @@
 import { readFileSync } from 'fs';
-import { catchError, from, Observable, of, Subject, take } from 'rxjs';
+import { catchError, from, lastValueFrom, Observable, of, Subject, take, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { calendarDays, counting, countingBy, fixedPanes, RivuletError, tumblingWindow, TumblingWindowOptions, WindowResult, windowStats } from 'rivulet';
 import { betweenMergeMaps, EndlessSource } from './operatorCases';
@@ -80,6 +80,22 @@ describe('tumblingWindow', () => {
       });
     });
     expect(stats).toEqual({ late: 1, future: 0, watermark: H });
+  });
+
+  it('folds an aggregate updated in place as one replaced on each value, as values move between open panes', async () => {
+    // Lateness 90 min: values of the hour before stay on time until the watermark passes its end.
+    const events = [ev('a', 0.1), ev('b', 1.2), ev('a', 0.5), ev('a', 1.3), ev('b', 0.9), ev('a', 2.6), ev('b', 1.4)];
+    const inPlace = { zero: () => ({ n: 0 }), add: (acc: { n: number }) => ((acc.n += 1), acc), merge: (a: { n: number }, b: { n: number }) => ({ n: a.n + b.n }) };
+    const replaced = { zero: () => ({ n: 0 }), add: (acc: { n: number }) => ({ n: acc.n + 1 }), merge: inPlace.merge };
+    const run = (aggregate: typeof inPlace) =>
+      lastValueFrom(from(events).pipe(tumblingWindow({ keyOf: (e: Ev) => e.k, timestampOf: (e) => e.t, panes: fixedPanes(H), aggregate, allowedLatenessMs: 90 * M }), toArray()));
+    const expected = [
+      result('a', { n: 2 }, 0, H), result('b', { n: 1 }, 0, H),
+      result('b', { n: 2 }, H, 2 * H), result('a', { n: 1 }, H, 2 * H),
+      result('a', { n: 1 }, 2 * H, 3 * H),
+    ];
+    expect(await run(inPlace)).toEqual(expected);
+    expect(await run(replaced)).toEqual(expected);
   });
 
   it('closes several windows at once, in start order, after a gap', () => {
