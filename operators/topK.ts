@@ -31,11 +31,13 @@ const naturalOrder = (a: unknown, b: unknown): number =>
  * Ties: a higher score ranks first; equal scores rank by `compareKeys(a, b)` ascending, so the
  * list depends only on the current scores, never on arrival order, and replays are stable.
  *
- * Cost (see `TopRanking`): the K members sit in a sorted array, every other key in an indexed
- * max-heap. An update is O(log n) and allocates nothing unless the list changes; a change adds
- * O(K), which emitting the list costs anyway. When a member falls below the best non-member, the
- * two swap in O(log n): no recompute. A heap rather than a balanced tree because only the best
- * non-member is ever needed, for half the code. Rows of unchanged keys are shared between lists.
+ * Cost (see `TopRanking`): the K members sit in a sorted array, the best non-members in an
+ * indexed max-heap, and the long tail below them in a Map alone, so an update of a tail key (most
+ * updates of a window over many keys) is O(1) and one of a candidate O(log n); neither allocates
+ * unless the list changes, and a change adds O(K), which emitting the list costs anyway. When a
+ * member falls below the best non-member, the two swap: no recompute. A heap rather than a
+ * balanced tree because only the best non-member is ever needed, for half the code. Rows of
+ * unchanged keys are shared between lists.
  *
  * ```text
  * source:  --a5--b3--c1--b9--c0--a0--|

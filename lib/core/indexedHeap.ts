@@ -56,6 +56,25 @@ export class IndexedHeap<E extends HeapSlot> {
     this.items.length = 0;
   }
 
+  /** Empties the heap and returns its items, in no particular order. */
+  drain(): E[] {
+    const items = this.items.splice(0);
+    for (const item of items) item.heapIndex = -1;
+    return items;
+  }
+
+  /**
+   * Fills an empty heap with `sorted`, which must already be in `before` order (first out
+   * first): a sorted array is a heap, so this costs no comparison.
+   */
+  fill(sorted: readonly E[]): void {
+    const items = this.items;
+    for (let i = 0; i < sorted.length; i++) {
+      sorted[i].heapIndex = items.length;
+      items.push(sorted[i]);
+    }
+  }
+
   private siftUp(index: number): boolean {
     const items = this.items;
     const item = items[index];

@@ -42,4 +42,23 @@ describe('IndexedHeap', () => {
     expect(heap.pop()).toBeUndefined();
     expect([...inHeap.values()].every((item) => item.heapIndex === -1)).toBe(true);
   });
+
+  it('drains its items and is filled again from a sorted array without comparing', () => {
+    let comparisons = 0;
+    const heap = new IndexedHeap<Item>((a, b) => (comparisons++, a.priority > b.priority));
+    const items = [3, 9, 1, 7].map((priority, id) => ({ id, priority, heapIndex: -1 }));
+    items.forEach((item) => heap.push(item));
+    const drained = heap.drain();
+    expect(heap.size).toBe(0);
+    expect(drained.map((item) => item.priority).sort()).toEqual([1, 3, 7, 9]);
+    expect(drained.every((item) => item.heapIndex === -1)).toBe(true);
+    const sorted = [...drained].sort((a, b) => b.priority - a.priority);
+    comparisons = 0;
+    heap.fill(sorted);
+    expect(comparisons).toBe(0);
+    expect(sorted.map((item) => item.heapIndex)).toEqual([0, 1, 2, 3]);
+    const popped: number[] = [];
+    for (let item = heap.pop(); item !== undefined; item = heap.pop()) popped.push(item.priority);
+    expect(popped).toEqual([9, 7, 3, 1]);
+  });
 });
