@@ -193,8 +193,9 @@ export class AccessLogScanner {
   private methodRead = false;
   private requestMethod: string | undefined = undefined;
   // A log holds a few dates and offsets over millions of lines: each pair is checked and
-  // formatted once, and the last line's pair is tried first, with its own HEAD.
+  // formatted once, and the last line's pair is tried first, with its own HEAD, then the one before.
   private known: KnownDate | undefined = undefined;
+  private other: KnownDate | undefined = undefined;
   private readonly dates = new Map<string, KnownDate>();
 
   /** Reads `line`; true when it parses (the fields are then its own), false with `reason`. */
@@ -268,18 +269,13 @@ export class AccessLogScanner {
    * - `(\d+|-)` is followed by a space, another quote or the end: it takes every digit there is.
    */
   private scanCommon(line: string): boolean {
-    let known = this.known;
+    const last = this.known;
     let requestStart: number;
-    if (known !== undefined && known.head.test(line)) requestStart = known.head.lastIndex;
-    else {
-      HEAD.lastIndex = 0;
-      if (!HEAD.test(line)) return false;
-      requestStart = HEAD.lastIndex;
-      known = this.dateOf(line.slice(requestStart - 29, requestStart - 18), line.slice(requestStart - 8, requestStart - 3));
-      if (known === undefined) return false;
-      this.known = known;
-    }
-    known.head.lastIndex = 0;
+    if (last !== undefined && last.head.test(line)) {
+      requestStart = last.head.lastIndex;
+      last.head.lastIndex = 0;
+    } else if ((requestStart = this.headOfNewDate(line)) < 0) return false;
+    const known = this.known!;
     const requestEnd = line.indexOf('"', requestStart);
     if (requestEnd < 0 || line.indexOf('\\', requestStart) >= 0) return false;
     // `" ddd ` then the size
@@ -317,6 +313,30 @@ export class AccessLogScanner {
     this.requestStart = requestStart;
     this.requestEnd = requestEnd;
     return true;
+  }
+
+  /**
+   * Where the request starts in a line whose date or offset is not the last line's, with `known`
+   * set to them; -1 when the line is not for scanCommon.
+   */
+  private headOfNewDate(line: string): number {
+    const other = this.other;
+    if (other !== undefined && other.head.test(line)) {
+      // Lines of two dates or offsets interleaved (around midnight, or from servers in two zones).
+      this.other = this.known;
+      this.known = other;
+      const at = other.head.lastIndex;
+      other.head.lastIndex = 0;
+      return at;
+    }
+    HEAD.lastIndex = 0;
+    if (!HEAD.test(line)) return -1;
+    const requestStart = HEAD.lastIndex;
+    const found = this.dateOf(line.slice(requestStart - 29, requestStart - 18), line.slice(requestStart - 8, requestStart - 3));
+    if (found === undefined) return -1;
+    this.other = this.known;
+    this.known = found;
+    return requestStart;
   }
 
   /** The time of day of the line scanCommon accepted, whose date and offset are `known`'s. */

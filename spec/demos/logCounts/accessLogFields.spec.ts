@@ -169,6 +169,14 @@ describe('AccessLogScanner', () => {
       'h - - [29/Feb/2024:23:59:60 +0000] "GET / HTTP/1.1" 200 1', // a leap second: the full parser's
       'h - - [29/Feb/2024:10:00:02 +0000] "GET /a\\"b HTTP/1.1" 200 1', // escaped quote: the full parser's
       'h - - [01/Mar/2024:00:00:00 +0100] "-" 408 - "ref" "agent"',
+      // Two dates, then two offsets, interleaved line by line.
+      'h - - [29/Feb/2024:23:59:59 +0000] "GET / HTTP/1.1" 200 1',
+      'h - - [01/Mar/2024:00:00:01 +0100] "GET / HTTP/1.1" 301 2',
+      'h - - [29/Feb/2024:23:59:58 +0000] "GET / HTTP/1.1" 200 3',
+      'h - - [01/Mar/2024:00:00:02 +0100] "GET / HTTP/1.1" 302 4',
+      'h - - [01/Mar/2024:00:00:03 -0100] "GET / HTTP/1.1" 303 5',
+      'h - - [01/Mar/2024:00:00:04 +0100] "GET / HTTP/1.1" 304 6',
+      'h - - [01/Mar/2024:00:00:05 -0100] "GET / HTTP/1.1" 305 7',
       'h - - [01/Mar/2024:00:00:00 +0100] "GET / HTTP/1.1" 200 1 "ref" "agent',
       '',
       ...REAL_LINES,
