@@ -117,8 +117,11 @@ export function slidingWindow<T, K, A>(options: SlidingWindowOptions<T, K, A>): 
       const add = guarded(where, 'aggregate.add', (key: K, value: T, paneStart: number): void => {
         const pane = store.open(paneStart);
         let state = keys.get(key);
-        if (state === undefined) keys.set(key, (state = { total: aggregate.zero(), panes: 0 }));
-        const part = pane.get(key);
+        let part: A | undefined;
+        if (state === undefined) {
+          // A new key is in no pane yet: no need to look it up in this one.
+          keys.set(key, (state = { total: aggregate.zero(), panes: 0 }));
+        } else part = pane.get(key);
         if (part === undefined) state.panes++;
         pane.set(key, aggregate.add(part ?? aggregate.zero(), value));
         state.total = aggregate.add(state.total, value);
