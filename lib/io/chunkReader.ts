@@ -18,20 +18,32 @@ export interface ChunkReaderEvents {
 }
 
 /**
- * At most two chunks exist at a time: the one being handled and the one being read (or, while
- * paused, read and waiting). Nothing is delivered after {@link destroy}; the file is closed once
- * no read is in flight on it, so the descriptor is never reused under a pending read.
+ * Reads `readBytes` at a time and hands them on in pieces of `chunkBytes`: few, large reads keep
+ * the thread pool's round trips off the hot path, while pieces small enough to stay in the CPU's
+ * cache keep the decoding and line cutting quick. At most two reads' worth exists at a time: the
+ * one being handed on and the next (read, or waiting while paused). Nothing is delivered after
+ * {@link destroy}; the file is closed once no read is in flight on it, so the descriptor is never
+ * reused under a pending read.
  */
 export class ChunkReader {
   private fd: number | undefined;
   private position: number;
   private reading = false;
-  /** A chunk read while paused, or the end found while paused (null). */
-  private held: Buffer | null | undefined;
+  /** What is left to hand on of the current read. */
+  private queue: Buffer | undefined;
+  /** The next read, done while the current one was handed on or while paused (null: the end). */
+  private arrived: Buffer | null | undefined;
   private paused = false;
+  private pumping = false;
   private done = false;
 
-  constructor(private readonly path: string, private readonly chunkBytes: number, start: number, private readonly on: ChunkReaderEvents) {
+  constructor(
+    private readonly path: string,
+    private readonly chunkBytes: number,
+    private readonly readBytes: number,
+    start: number,
+    private readonly on: ChunkReaderEvents,
+  ) {
     this.position = start;
     this.reading = true; // the open counts as a read in flight: destroy waits for it
     open(path, 'r', (err, fd) => {
@@ -58,40 +70,59 @@ export class ChunkReader {
   resume(): void {
     if (!this.paused || this.done) return;
     this.paused = false;
-    const held = this.held;
-    this.held = undefined;
-    if (held === null) this.finish();
-    else if (held !== undefined) this.deliver(held);
-    else this.readNext();
+    this.pump();
   }
 
   /** Stops at once: no further events. */
   destroy(): void {
     if (this.done) return;
     this.done = true;
-    this.held = undefined;
+    this.queue = this.arrived = undefined;
     if (!this.reading) this.closeFd();
   }
 
   private readNext(): void {
-    if (this.reading || this.done || this.fd === undefined) return;
+    if (this.reading || this.done || this.fd === undefined || this.arrived !== undefined) return;
     this.reading = true;
-    const buffer = Buffer.allocUnsafe(this.chunkBytes);
-    read(this.fd, buffer, 0, this.chunkBytes, this.position, (err, bytesRead) => {
+    const buffer = Buffer.allocUnsafe(this.readBytes);
+    read(this.fd, buffer, 0, this.readBytes, this.position, (err, bytesRead) => {
       this.reading = false;
       if (this.done) return this.closeFd();
       if (err) return this.fail(err);
       this.position += bytesRead;
-      const chunk = bytesRead === 0 ? null : bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-      if (this.paused) this.held = chunk;
-      else if (chunk === null) this.finish();
-      else this.deliver(chunk);
+      this.arrived = bytesRead === 0 ? null : bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+      this.pump();
     });
   }
 
-  private deliver(chunk: Buffer): void {
-    this.readNext(); // the next read runs while this chunk is handled
-    this.on.chunk(chunk);
+  /** Hands on pieces until paused, stopped or out of bytes; a handler that resumes re-enters here and returns. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.done && !this.paused) {
+        let queue = this.queue;
+        if (queue === undefined) {
+          const arrived = this.arrived;
+          if (arrived === undefined) {
+            this.readNext();
+            return;
+          }
+          if (arrived === null) {
+            this.finish();
+            return;
+          }
+          queue = arrived;
+          this.arrived = undefined;
+          this.readNext(); // the next read runs while this one is handed on
+        }
+        const size = this.chunkBytes;
+        this.queue = queue.length > size ? queue.subarray(size) : undefined;
+        this.on.chunk(queue.length > size ? queue.subarray(0, size) : queue);
+      }
+    } finally {
+      this.pumping = false;
+    }
   }
 
   private finish(): void {
@@ -102,6 +133,7 @@ export class ChunkReader {
 
   private fail(err: Error): void {
     this.done = true;
+    this.queue = this.arrived = undefined;
     this.closeFd();
     this.on.error(err);
   }

@@ -8,6 +8,9 @@ import type { LineFilter } from './lineFilter';
 import { ChunkReader } from './chunkReader';
 import { ByteLines, LineSplitter, TextLines } from './lineSplitters';
 
+/** Few large reads cost fewer thread-pool round trips; lines are still cut one cache-sized chunk at a time. */
+const CHUNKS_PER_READ = 4;
+
 /** One line of a file, without its line ending. */
 export interface FileLine {
   text: string;
@@ -30,15 +33,18 @@ export interface FileProgress {
 }
 
 export interface FileLinesOptions {
-  /** While paused, the file is not read (memory stays bounded by two chunks: the one cut into lines and the one read ahead). */
+  /** While paused, the file is not read (memory stays bounded by two reads: the one being cut into lines and the one read ahead). */
   gate?: FlowGate;
   /**
-   * Told after every chunk read from disk (64 KiB by default), and once more with
+   * Told after every chunk (64 KiB by default; compressed bytes for gzip), and once more with
    * `bytesRead === totalBytes` when a file ends. Only `next` is called: one observer may watch
    * several sources.
    */
   progress?: Partial<Observer<FileProgress>>;
-  /** Size of the reads from disk; 64 KiB by default. */
+  /**
+   * Size of the pieces a file is cut into lines by, 64 KiB by default; a plain file is read from
+   * disk four pieces at a time.
+   */
   chunkBytes?: number;
   /**
    * Emits only the lines this keeps; the others are skipped (line numbers still count them). A
@@ -60,9 +66,9 @@ export interface FileLinesOptions {
  * Reads files line by line, in the given order, as an Observable of {@link FileLine}.
  *
  * Like `readline` over a chain of `fs.createReadStream`s, but lazy, cancellable and paced by a
- * {@link FlowGate}: nothing is opened until subscription, and at most two chunks are in memory at
- * a time (a plain file's next chunk is read while the current one is cut into lines, so the disk
- * and the pipeline work at once). Files whose name ends in `.gz` are gunzipped (concatenated gzip members included). Lines
+ * {@link FlowGate}: nothing is opened until subscription, and at most two reads are in memory at
+ * a time (a plain file's next read is under way while the current one is cut into lines, so the
+ * disk and the pipeline work at once). Files whose name ends in `.gz` are gunzipped (concatenated gzip members included). Lines
  * end at `\n`; a `\r` before it is dropped (CRLF files); a last line without a newline is still
  * emitted; a UTF-8 byte order mark at the start of a file is skipped. Bytes that are not valid
  * UTF-8 become U+FFFD (the replacement character), as `readline` and most line tools do: a bad
@@ -173,7 +179,7 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         reading = undefined;
         openNext();
       };
-      reading = gzip ? gunzipped(path, readFromDisk, splitter, ended, fail) : new ChunkReader(path, chunkBytes, from?.byteOffset ?? 0, {
+      reading = gzip ? gunzipped(path, readFromDisk, splitter, ended, fail) : new ChunkReader(path, chunkBytes, chunkBytes * CHUNKS_PER_READ, from?.byteOffset ?? 0, {
         chunk(bytes) {
           readFromDisk(bytes);
           if (!closed) splitter.push(bytes);

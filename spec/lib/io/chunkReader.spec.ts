@@ -27,7 +27,7 @@ interface Run {
   reader: ChunkReader;
 }
 
-function run(path: string, chunkBytes: number, start = 0, onChunk?: (chunk: Buffer, r: Run) => void): Run {
+function run(path: string, chunkBytes: number, start = 0, onChunk?: (chunk: Buffer, r: Run) => void, readBytes = chunkBytes * 3): Run {
   let closed!: () => void;
   const r: Run = { chunks: [], ended: 0, errors: [], closed: new Promise((resolve) => (closed = resolve)), reader: undefined as never };
   const events: ChunkReaderEvents = {
@@ -39,7 +39,7 @@ function run(path: string, chunkBytes: number, start = 0, onChunk?: (chunk: Buff
     error: (err) => r.errors.push(err),
     closed,
   };
-  r.reader = new ChunkReader(path, chunkBytes, start, events);
+  r.reader = new ChunkReader(path, chunkBytes, readBytes, start, events);
   return r;
 }
 
@@ -49,7 +49,7 @@ function readElsewhere(path: string): Promise<void> {
 }
 
 describe('ChunkReader', () => {
-  it.each([0, 1, 7, 8, 9, 64, 1000])('delivers a file of %i bytes in order, in chunks of at most 8, then ends once', async (size) => {
+  it.each([0, 1, 7, 8, 9, 23, 24, 25, 64, 1000])('delivers a file of %i bytes in order, in chunks of at most 8 from reads of 24, then ends once', async (size) => {
     const { path, bytes } = fileOf(size);
     const r = run(path, 8);
     await r.closed;
@@ -67,15 +67,15 @@ describe('ChunkReader', () => {
     expect(r.ended).toBe(1);
   });
 
-  it('delivers nothing while paused, and the rest in order after resume', async () => {
+  it.each([2, 3, 4])('delivers nothing while paused (from chunk %i on), and the rest in order after resume', async (at) => {
     const { path, bytes } = fileOf(200);
     const r = run(path, 10, 0, (_chunk, self) => {
-      if (self.chunks.length === 3) self.reader.pause();
+      if (self.chunks.length === at) self.reader.pause();
     });
-    // The pause came while the fourth chunk was already being read: it is held, not delivered.
+    // The pause came with the rest of a read to hand on, or the next read under way: both are held.
     await readElsewhere(path);
     await readElsewhere(path);
-    expect(r.chunks.length).toBe(3);
+    expect(r.chunks.length).toBe(at);
     expect(r.ended).toBe(0);
     r.reader.resume();
     await r.closed;
@@ -96,13 +96,24 @@ describe('ChunkReader', () => {
     expect(r.ended).toBe(1);
   });
 
-  it('after destroy inside a chunk, delivers nothing more and closes the file once the read under way is back', async () => {
+  it.each([2, 3])('after destroy inside chunk %i, delivers nothing more and closes the file once the read under way is back', async (at) => {
     const { path } = fileOf(100);
     const r = run(path, 10, 0, (_chunk, self) => {
-      if (self.chunks.length === 2) self.reader.destroy();
+      if (self.chunks.length === at) self.reader.destroy();
     });
     await r.closed;
-    expect([r.chunks.length, r.ended, r.errors]).toEqual([2, 0, []]);
+    expect([r.chunks.length, r.ended, r.errors]).toEqual([at, 0, []]);
+  });
+
+  it('a handler that pauses and resumes at once goes on in order, each chunk once', async () => {
+    const { path, bytes } = fileOf(150);
+    const r = run(path, 10, 0, (_chunk, self) => {
+      self.reader.pause();
+      self.reader.resume();
+    });
+    await r.closed;
+    expect(Buffer.concat(r.chunks)).toEqual(bytes);
+    expect(r.ended).toBe(1);
   });
 
   it('destroyed before the file is open, opens nothing for long and delivers nothing', async () => {
