@@ -35,7 +35,7 @@ const MIN_CANDIDATES = 16;
  * window over many keys, that is most updates. A candidate's update is O(log c) in the heap.
  *
  * The heap is kept between `c` and `2c` entries (`c` at least 16, and an eighth of the
- * non-members): beyond `2c`, the worst are sent below a raised floor (O(c log c), once per `c`
+ * non-members, worked out again at each trim and refill, so it follows the number of keys): beyond `2c`, the worst are sent below a raised floor (O(c log c), once per `c`
  * insertions at least). When the heap runs empty while a member falls, the best `c` low keys are
  * selected into it in one pass over the keys (O(n), about one comparison per key); the heap
  * only empties after `c` candidates left it, so this costs O(n / c), a few steps, per update
