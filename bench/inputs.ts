@@ -176,7 +176,9 @@ export function eventInputs(repoCopies: number, withFiles: boolean): EventInputs
     if (repoCopies === 1) return repo;
     const key = `${repo}~${copy}`;
     let name = names.get(key);
-    if (name === undefined) names.set(key, (name = key));
+    // A template literal is a pair of strings joined by reference (a V8 cons string), which every
+    // later hash and comparison walks through; a name from a parsed archive line is one flat string.
+    if (name === undefined) names.set(key, (name = JSON.parse(JSON.stringify(key)) as string));
     return name;
   };
   const memory: GitHubEvent[] = [];
