@@ -91,6 +91,31 @@ export class JsonMemberScanner {
     return true;
   }
 
+  /**
+   * After {@link first} on the same text and bounds: true when no later member of the name can
+   * hold a value that `accepts` takes, decided without walking the members. Every place after the
+   * first member where the name stands in quotes before a `:` is looked at (nested members too,
+   * and a quoted name inside a string, which is more than needed and never less), and `accepts`
+   * is asked about its value; false, meaning "walk with {@link last} to know", when one is taken,
+   * when one is not a plain string, or when a `\u` escape could spell the name. A line whose
+   * later members of the name all hold values the caller would drop is so settled by a search.
+   */
+  noLaterValue(text: string, end: number, accepts: (valueStart: number, valueEnd: number) => boolean): boolean {
+    const from = this.resumeAt;
+    if (this.escapeMaySpell(text, from, end)) return false;
+    const name = this.name;
+    for (let at = this.next(0, text, from); at >= 0 && at < end; at = this.next(0, text, at + 1)) {
+      if (!(at - 2 >= from && text.charCodeAt(at - 2) === QUOTE && text.charCodeAt(at - 1) === name.charCodeAt(0))) continue;
+      let j = skipSpace(text, at + this.needle.length, end);
+      if (text.charCodeAt(j) !== COLON) continue; // a value or an array item, never a member
+      j = skipSpace(text, j + 1, end);
+      if (text.charCodeAt(j) !== QUOTE) return false;
+      const valueEnd = stringEnd(text, j + 1, end);
+      if (valueEnd < 0 || holds(text, j + 1, valueEnd, BACKSLASH) || accepts(j + 1, valueEnd)) return false;
+    }
+    return true;
+  }
+
   /** Set by {@link member}: the member read was one of the name (and its value bounds are set). */
   private matched = false;
 
@@ -129,6 +154,11 @@ export class JsonMemberScanner {
       // The needle is the name's tail and a quote: the quote and first character must precede it.
       if (at - 2 >= from && text.charCodeAt(at - 2) === QUOTE && text.charCodeAt(at - 1) === name.charCodeAt(0)) return true;
     }
+    return this.escapeMaySpell(text, from, end);
+  }
+
+  /** Whether `text[from, end)` holds a `\u` escape of one of the name's characters. */
+  private escapeMaySpell(text: string, from: number, end: number): boolean {
     for (let at = this.next(1, text, from); at >= 0 && at < end; at = this.next(1, text, at + 2)) {
       if (this.nameChars.has(Number.parseInt(text.slice(at + 2, at + 6), 16))) return true;
     }

@@ -39,7 +39,9 @@ export interface LineFilter {
  * ```
  *
  * `member` must be printable ASCII without `"` or `\`; `keep` a Set of values or a predicate
- * (called with the decoded value; a throwing predicate throws from the filter).
+ * (called with the decoded value, and also with the values of nested members of the same name,
+ * since ruling those out is how most lines are decided; a throwing predicate throws from the
+ * filter).
  */
 export function jsonMemberFilter(member: string, keep: ReadonlySet<string> | ((value: string) => boolean)): LineFilter {
   if (typeof member !== 'string' || !/^[ !#-[\]-~]+$/.test(member)) {
@@ -54,9 +56,11 @@ export function jsonMemberFilter(member: string, keep: ReadonlySet<string> | ((v
     if (!scanner.first(text, start, end)) return true;
     const first = scanner.valueStart;
     // Keeping is always safe (the parse downstream decides), so only a drop must be certain.
-    if (keeps(valueOf(scanner, text, binary))) return true;
+    if (keeps(valueOf(text, first, scanner.valueEnd, binary))) return true;
+    // Nearly always settled here: the later places the name stands in hold values it drops too.
+    if (scanner.noLaterValue(text, end, (s, e) => keeps(valueOf(text, s, e, binary)))) return false;
     if (!scanner.last(text, end)) return true;
-    return scanner.valueStart !== first && keeps(valueOf(scanner, text, binary));
+    return scanner.valueStart !== first && keeps(valueOf(text, scanner.valueStart, scanner.valueEnd, binary));
   };
 
   return {
@@ -65,8 +69,8 @@ export function jsonMemberFilter(member: string, keep: ReadonlySet<string> | ((v
   };
 }
 
-function valueOf(scanner: JsonMemberScanner, text: string, binary: boolean): string {
-  const value = text.slice(scanner.valueStart, scanner.valueEnd);
+function valueOf(text: string, start: number, end: number, binary: boolean): string {
+  const value = text.slice(start, end);
   return binary && NOT_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
 }
 
