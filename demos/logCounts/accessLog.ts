@@ -248,12 +248,7 @@ export class AccessLogScanner {
 
   /** The whole record of the last line, which `scan` accepted. */
   record(): AccessLogRecord {
-    if (this.full === undefined) {
-      const parsed = parseAccessLogLine(this.line);
-      if (!parsed.ok) throw new Error(`AccessLogScanner accepted a line the full parser rejects: ${parsed.reason}`);
-      this.full = parsed.record;
-    }
-    return this.full;
+    return (this.full ??= fullRecord(this.line, 'AccessLogScanner'));
   }
 
   /**
@@ -408,12 +403,7 @@ class ScannedFields implements AccessLogFields {
   }
 
   record(): AccessLogRecord {
-    if (this.full === undefined) {
-      const parsed = parseAccessLogLine(this.line);
-      if (!parsed.ok) throw new Error(`parseAccessLogFields accepted a line the full parser rejects: ${parsed.reason}`);
-      this.full = parsed.record;
-    }
-    return this.full;
+    return (this.full ??= fullRecord(this.line, 'parseAccessLogFields'));
   }
 }
 
@@ -441,6 +431,13 @@ const digitsAt = (text: string, i: number): number => text.charCodeAt(i) * 10 + 
 
 /** The scanner behind {@link parseAccessLogFields}, whose date cache all its callers share. */
 const shared = new AccessLogScanner();
+
+/** The full parser's record of a line a scanner accepted: it accepts every such line too. */
+function fullRecord(line: string, scanner: string): AccessLogRecord {
+  const parsed = parseAccessLogLine(line);
+  if (!parsed.ok) throw new Error(`${scanner} accepted a line the full parser rejects: ${parsed.reason}`);
+  return parsed.record;
+}
 
 function daysInMonth(year: number, month: number): number {
   if (month === 1) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
