@@ -4,6 +4,7 @@
  * file) once, in the style of cliErrors.ts. Each parser is made for its flag: `duration('--max-future')`.
  */
 import { accessSync, constants, statSync } from 'node:fs';
+import { Option } from '@commander-js/extra-typings';
 import { parseDuration, parseRedisTarget, parseSocketAddress, SocketAddress } from '../index';
 import { checkpointInterval } from './checkpointing';
 import { CliError, got } from './cliErrors';
@@ -124,3 +125,22 @@ export const redisTarget = (flag: '--redis' | '--redis-cluster'): Parser<string>
   }
   return text;
 };
+
+// Flags both applications take, declared once. Each is a function returning a fresh Option
+// (commander keeps state on an Option it has been given); the descriptions say what the flag
+// means for the command at hand.
+
+export const checkpointEveryFlag = () =>
+  new Option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)').argParser(checkpointEvery('--checkpoint-every')).default('1s');
+
+/** `reached`: what may be reached under another name, e.g. "--dashboard". */
+export const allowedHostFlag = (reached: string) =>
+  new Option('--allowed-host <name>', `another name (Host) under which ${reached} may be reached, e.g. behind a proxy; repeatable`)
+    .argParser((name: string, names: string[]) => [...names, name])
+    .default([] as string[], 'none');
+
+/** `what`: what the outputs are waited for to take, e.g. "the final lists". */
+export const drainTimeoutFlag = (what: string) =>
+  new Option('--drain-timeout <duration>', `on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take ${what}`)
+    .argParser(duration('--drain-timeout'))
+    .default(5000, '5s');

@@ -12,7 +12,7 @@ import { watchConnection } from '../senderConnection';
 import { gracefulStop, GracefulStop } from '../shutdown';
 import { faultLog } from '../faultLog';
 import { boundBy, CliError, UnreadableFiles } from '../cliErrors';
-import { checkpointEvery, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, timeZone } from '../cliFlags';
+import { allowedHostFlag, checkpointEveryFlag, drainTimeoutFlag, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, timeZone } from '../cliFlags';
 import { LogCountsDashboard, logCountsPage } from './dashboardFeed';
 import { DayReport, DeadLetter, END_OF_DAY, LogCountsOptions, LogInput, logCounts } from './logCounts';
 
@@ -37,19 +37,11 @@ function logCountsCommand(program: Command) {
     .addOption(new Option('--dead-letter <file>', 'write every unparseable line, with its source and line number, to this file').argParser(outputFile('--dead-letter')))
     .addOption(new Option('--output <file>', 'write the JSON records to this file instead of stdout (exactly once with --checkpoint)').argParser(outputFile('--output')))
     .addOption(new Option('--checkpoint <dir>', 'keep checkpoints in this directory; run the same command again after a crash or Ctrl+C to resume').conflicts(['listen', 'out', 'dashboard']))
-    .addOption(new Option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)').argParser(checkpointEvery('--checkpoint-every')).default('1s'))
+    .addOption(checkpointEveryFlag())
     .addOption(new Option('--dashboard <host:port>', 'serve a live chart of status codes per day (keeps serving after the input ends, until Ctrl+C)').argParser(listenAddress('--dashboard')))
     .option('--print', 'print the JSON reports on stdout even with --out or --dashboard')
-    .addOption(
-      new Option('--allowed-host <name>', 'another name (Host) under which --dashboard may be reached, e.g. behind a proxy; repeatable')
-        .argParser((name: string, names: string[]) => [...names, name])
-        .default([] as string[], 'none'),
-    )
-    .addOption(
-      new Option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the windows still open')
-        .argParser(duration('--drain-timeout'))
-        .default(5000, '5s'),
-    );
+    .addOption(allowedHostFlag('--dashboard'))
+    .addOption(drainTimeoutFlag('the windows still open'));
 }
 
 /** The flags as their definitions give them, parsed. */

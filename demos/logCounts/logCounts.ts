@@ -7,7 +7,7 @@
  */
 import { TZDate } from '@date-fns/tz';
 import { format } from 'date-fns';
-import { defer, map, Observable, Observer, OperatorFunction, pipe } from 'rxjs';
+import { defer, map, Observable, Observer, OperatorFunction } from 'rxjs';
 import {
   Aggregator, boundaryWindow, calendarDays, ClosedWindow, fixedPanes, PaneAssigner, statefulScan, stateHandle, tumblingWindow, type TumblingWindowOptions, windowStats,
 } from '../../index';

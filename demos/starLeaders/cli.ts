@@ -12,7 +12,7 @@ import { watchConnection } from '../senderConnection';
 import { gracefulStop } from '../shutdown';
 import { faultLog } from '../faultLog';
 import { boundBy, CliError, UnreadableFiles } from '../cliErrors';
-import { checkpointEvery, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, positiveNumber, webSocketUrl } from '../cliFlags';
+import { allowedHostFlag, checkpointEveryFlag, drainTimeoutFlag, duration, durationText, inputFiles, listenAddress, outputFile, peerAddress, positiveNumber, webSocketUrl } from '../cliFlags';
 import { dashboardPage, DashboardMessage, DashboardState, DashboardStatsMessage } from './dashboardServer';
 import { describeGitHubEvent, GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from './githubEvents';
 import { packageRoot } from '../packageRoot';
@@ -55,18 +55,10 @@ function starLeadersCommand(program: Command) {
         // Files only (resumed by position), nothing on processing time, output to a file or stdout.
         .conflicts(['listen', 'ws', 'speed', 'out', 'wsOut', 'dashboard']),
     )
-    .addOption(new Option('--checkpoint-every <interval>', 'checkpoint interval: a duration (1s) or a count of input lines (100000)').argParser(checkpointEvery('--checkpoint-every')).default('1s'))
+    .addOption(checkpointEveryFlag())
     .option('--print', 'print every partition change as JSON on stdout even with --out, --ws-out or --dashboard')
-    .addOption(
-      new Option('--allowed-host <name>', 'another name (Host) under which --dashboard and --ws-out may be reached, e.g. behind a proxy; repeatable')
-        .argParser((name: string, names: string[]) => [...names, name])
-        .default([] as string[], 'none'),
-    )
-    .addOption(
-      new Option('--drain-timeout <duration>', 'on Ctrl+C or SIGTERM without --checkpoint: how long to wait for the outputs to take the final lists')
-        .argParser(duration('--drain-timeout'))
-        .default(5000, '5s'),
-    );
+    .addOption(allowedHostFlag('--dashboard and --ws-out'))
+    .addOption(drainTimeoutFlag('the final lists'));
 }
 
 /** The flags as their definitions give them, parsed. */
