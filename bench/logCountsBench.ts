@@ -33,7 +33,7 @@ export function rivuletMemory(input: readonly LogInput[]): Promise<DayReport[]> 
 
 /** As the CLI reads files: each file's lines, then an END_OF_DAY. */
 function cliInput(files: readonly string[]): Observable<LogInput> {
-  return from(files).pipe(concatMap((file) => concat<LogInput[]>(fileLines(file), of(END_OF_DAY))));
+  return fileLines(files, { endOfFile: END_OF_DAY });
 }
 
 export function rivuletFiles(files: readonly string[]): Promise<DayReport[]> {

@@ -3,14 +3,21 @@ import { invalidOption } from '../lib/core/errors';
 import { guarded, operate } from '../lib/core/operate';
 import { checkUid, joinScope } from '../lib/state/scope';
 
-export interface BoundaryWindowOptions<T, A> {
+export interface BoundaryWindowOptions<T, A, V = T> {
   /** True for a marker value (such as `'END_OF_DAY'`) that closes the current window. */
   isBoundary: (value: T) => boolean;
+  /**
+   * What a value that is not a marker stands for in its window, worked out once per value:
+   * `splitBefore` and `add` see what it returns, and so does the checkpointed `previous`. The
+   * same as a `map` before the window on every value but the markers, without a subscriber of its
+   * own for each value to pass through.
+   */
+  mapValue?: (value: T) => V;
   /** A fresh, empty aggregate; called once per window. */
   seed: () => A;
-  add: (acc: A, value: T) => A;
+  add: (acc: A, value: V) => A;
   /** When true, the window is closed before `next`, which opens the next window. */
-  splitBefore?: (previous: T, next: T) => boolean;
+  splitBefore?: (previous: V, next: V) => boolean;
   /** Whether a marker that closes an empty window emits `seed()` (default true). */
   emitEmpty?: boolean;
   /** The last, unclosed window at completion: `'emit'` it (if non-empty) or `'drop'` it. */
@@ -63,13 +70,16 @@ export interface ClosedWindow<T, A> {
  * // boundary [ 'a', 'b' ]
  * // (the empty window and the unclosed ['c'] are not emitted)
  */
-export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): OperatorFunction<T, ClosedWindow<T, A>> {
-  const { isBoundary, seed, add, splitBefore, emitEmpty = true, onComplete } = options;
+export function boundaryWindow<T, A, V = T>(
+  // Without mapValue, splitBefore and add see the values themselves.
+  options: BoundaryWindowOptions<T, A, V> & ([V] extends [T] ? unknown : { mapValue: (value: T) => V }),
+): OperatorFunction<T, ClosedWindow<T, A>> {
+  const { isBoundary, mapValue, seed, add, splitBefore, emitEmpty = true, onComplete } = options;
   for (const [name, fn] of [['isBoundary', isBoundary], ['seed', seed], ['add', add]] as const) {
     if (typeof fn !== 'function') throw invalidOption('boundaryWindow', `${name} must be a function, got ${typeof fn}`);
   }
-  if (splitBefore !== undefined && typeof splitBefore !== 'function') {
-    throw invalidOption('boundaryWindow', `splitBefore must be a function when given, got ${typeof splitBefore}`);
+  for (const [name, fn] of [['mapValue', mapValue], ['splitBefore', splitBefore]] as const) {
+    if (fn !== undefined && typeof fn !== 'function') throw invalidOption('boundaryWindow', `${name} must be a function when given, got ${typeof fn}`);
   }
   if (typeof emitEmpty !== 'boolean') throw invalidOption('boundaryWindow', `emitEmpty must be a boolean, got ${typeof emitEmpty}`);
   if (onComplete !== 'emit' && onComplete !== 'drop') {
@@ -81,6 +91,7 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
   const fresh = guarded('boundaryWindow', 'seed', seed, 'wrap');
   const fold = guarded('boundaryWindow', 'add', add, 'wrap');
   const splits = splitBefore && guarded('boundaryWindow', 'splitBefore', splitBefore, 'wrap');
+  const mapped = mapValue && guarded('boundaryWindow', 'mapValue', mapValue, 'wrap');
 
   return (source) =>
     new Observable<ClosedWindow<T, A>>((destination) => {
@@ -88,7 +99,7 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
       // while `count > 0`; `previous` is the last value added to the open window.
       let acc: A | undefined;
       let count = 0;
-      let previous: T | undefined;
+      let previous: V | undefined;
 
       const close = (closedBy: ClosedWindow<T, A>['closedBy'], value: A, boundary?: T): void => {
         const closed: ClosedWindow<T, A> = { value, count, closedBy };
@@ -103,15 +114,16 @@ export function boundaryWindow<T, A>(options: BoundaryWindowOptions<T, A>): Oper
         version: 1,
         fingerprint: `emitEmpty=${emitEmpty} onComplete=${onComplete}`,
         snapshot: () => ({ acc, count, previous }),
-        restore: (state) => ({ acc, count, previous } = state as { acc: A | undefined; count: number; previous: T | undefined }),
+        restore: (state) => ({ acc, count, previous } = state as { acc: A | undefined; count: number; previous: V | undefined }),
       }));
       operate(source, destination, {
-        next(value) {
-          if (marks(value)) {
-            if (count > 0 || emitEmpty) close('boundary', count > 0 ? (acc as A) : fresh(), value);
+        next(input) {
+          if (marks(input)) {
+            if (count > 0 || emitEmpty) close('boundary', count > 0 ? (acc as A) : fresh(), input);
             return;
           }
-          if (count > 0 && splits !== undefined && splits(previous as T, value)) {
+          const value = mapped === undefined ? (input as unknown as V) : mapped(input);
+          if (count > 0 && splits !== undefined && splits(previous as V, value)) {
             close('split', acc as A);
             if (destination.closed) return;
           }

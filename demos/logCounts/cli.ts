@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Argument, Command, Option } from '@commander-js/extra-typings';
-import { AsyncSubject, concat, concatMap, EMPTY, finalize, from, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, tap } from 'rxjs';
+import { AsyncSubject, concat, EMPTY, finalize, ignoreElements, lastValueFrom, map, merge, MonoTypeOperatorFunction, Observable, of, share, Subject, tap } from 'rxjs';
 import {
   fileLines, FileProgress, FlowGate, formatSocketAddress, lengthPrefixed, RivuletError, serveLiveView, SocketAddress, tcpListen, tcpSink, toJson, writeLines,
 } from '../../index';
@@ -158,7 +158,7 @@ function checkpointed(files: string[], flags: LogCountsFlags, eventTime: LogCoun
 /** Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. */
 function linesOf(files: string[], gate: FlowGate, progress?: CountProgress): Observable<LogInput> {
   const options = progress === undefined ? { gate } : { gate, progress: { next: (p: FileProgress) => progress.file(p) } };
-  const lines = from(files).pipe(concatMap((file) => concat<LogInput[]>(fileLines(file, options), of(END_OF_DAY))));
+  const lines: Observable<LogInput> = fileLines(files, { ...options, endOfFile: END_OF_DAY });
   if (progress === undefined) return lines;
   return lines.pipe(
     tap((line) => {

@@ -79,25 +79,23 @@ interface Entry extends DayEntry {
 /** The log-counts pipeline: log lines and markers in, one report per window out. */
 export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogInput, DayReport | Map<string, number>> {
   if (options.eventTime === undefined) {
-    const windows = boundaryWindow<DayEntry | typeof END_OF_DAY, Totals>({
-      uid: 'day',
-      isBoundary: (v) => v === END_OF_DAY,
-      seed: newTotals,
-      add: (t, e) => addEntry(t, e as DayEntry),
-      // Markers never reach splitBefore; lines of one day and status share their entry.
-      splitBefore: (a, b) => a !== b && (a as DayEntry).day !== (b as DayEntry).day && (a as DayEntry).day !== null && (b as DayEntry).day !== null,
-      onComplete: 'emit',
-    });
-    const report = map((w: ClosedWindow<DayEntry | typeof END_OF_DAY, Totals>) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w)));
+    const report = map((w: ClosedWindow<LogInput, Totals>) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w)));
     return (source) =>
       defer(() => {
         // Each subscription reads its lines with its own scanner.
         const classify = options.compat === 'wallaroo' ? classifyLikeWallaroo : dayEntries(options.deadLetter);
-        return source.pipe(
-          map((input: LogInput) => (input === END_OF_DAY ? END_OF_DAY : classify(input))),
-          windows,
-          report,
-        );
+        const windows = boundaryWindow({
+          uid: 'day',
+          isBoundary: (v: LogInput) => v === END_OF_DAY,
+          // A line's day and status, read in the window's own step.
+          mapValue: (v: LogInput): DayEntry => classify(v as LogLine),
+          seed: newTotals,
+          add: addEntry,
+          // Lines of one day and status share their entry.
+          splitBefore: (a: DayEntry, b: DayEntry) => a !== b && a.day !== b.day && a.day !== null && b.day !== null,
+          onComplete: 'emit',
+        });
+        return source.pipe(windows, report);
       });
   }
   const { timeZone, allowedLatenessMs, maxFutureMs } = options.eventTime;
@@ -219,7 +217,7 @@ const TOTALS: Aggregator<Entry, Totals> = {
   },
 };
 
-function boundaryReport(w: ClosedWindow<DayEntry | typeof END_OF_DAY, Totals>): DayReport {
+function boundaryReport(w: ClosedWindow<LogInput, Totals>): DayReport {
   const closedBy = w.closedBy === 'boundary' ? 'marker' : w.closedBy === 'split' ? 'day-change' : 'end';
   const { day, counts, lines, unparsed } = w.value;
   return { day, counts, lines, unparsed, closedBy };

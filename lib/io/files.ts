@@ -65,6 +65,15 @@ export interface FileLinesOptions {
   startAt?: { byteOffset: number; lineNumber: number };
 }
 
+/** {@link FileLinesOptions} with a value to emit after each file's last line. */
+export interface FileLinesWithMarkers<M> extends FileLinesOptions {
+  /**
+   * Emitted after the last line of each file (an empty file included), before the next file is
+   * opened: log-counts' END_OF_DAY, without a `concat` around every file.
+   */
+  endOfFile: M;
+}
+
 /**
  * Reads files line by line, in the given order, as an Observable of {@link FileLine}.
  *
@@ -82,6 +91,9 @@ export interface FileLinesOptions {
  * filter, lines are cut from each chunk as byte ranges and only kept lines are decoded, each on
  * its own (the same text as decoding the whole file, since a line end is never part of a
  * multi-byte character).
+ *
+ * With `endOfFile`, that value follows each file's last line, as `concat(fileLines(file),
+ * of(marker))` per file would give it, in the same step as the lines.
  *
  * With `offsets`, each line of a plain file carries the byte offset just past it; with `startAt`,
  * the first file is read from such an offset on, so a resumed read costs nothing for the part
@@ -103,7 +115,9 @@ export interface FileLinesOptions {
  * // day_1.log 1 64.242.88.10 - - [07/Mar/2004:16:05:49 -0800] "GET /twiki/bin/edit/... HTTP/1.1" 401 12846
  * ```
  */
-export function fileLines(paths: string | readonly string[], options: FileLinesOptions = {}): Observable<FileLine> {
+export function fileLines<M>(paths: string | readonly string[], options: FileLinesWithMarkers<M>): Observable<FileLine | M>;
+export function fileLines(paths: string | readonly string[], options?: FileLinesOptions): Observable<FileLine>;
+export function fileLines<M>(paths: string | readonly string[], options: FileLinesOptions | FileLinesWithMarkers<M> = {}): Observable<FileLine | M> {
   const files = typeof paths === 'string' ? [paths] : [...paths];
   const { gate, progress, chunkBytes = 64 * 1024, accept } = options;
   for (const path of files) {
@@ -117,6 +131,8 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
   // The text filter runs only where no byte filter has already decided.
   const keepText = acceptBinary === undefined ? acceptText : undefined;
   const { offsets, startAt } = options;
+  const marks = 'endOfFile' in options;
+  const endOfFile = marks ? options.endOfFile : undefined;
   if (startAt !== undefined) {
     const { byteOffset, lineNumber } = startAt;
     if (!(Number.isSafeInteger(byteOffset) && byteOffset >= 0 && Number.isSafeInteger(lineNumber) && lineNumber >= 0)) {
@@ -125,7 +141,7 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
     if (files[0].endsWith('.gz')) throw invalidOption('fileLines', `startAt: ${files[0]} is compressed, and a gzip stream can only be read from its start`);
   }
 
-  return new Observable<FileLine>((subscriber) => {
+  return new Observable<FileLine | M>((subscriber) => {
     let index = 0;
     /** The file being read: paused, resumed and closed with the gate and the subscription. */
     let reading: { pause(): void; resume(): void; destroy(): void } | undefined;
@@ -181,6 +197,7 @@ export function fileLines(paths: string | readonly string[], options: FileLinesO
         if (closed) return;
         if (progress?.next && bytesRead !== totalBytes) progress.next({ source: path, bytesRead: totalBytes, totalBytes });
         reading = undefined;
+        if (marks) subscriber.next(endOfFile as M);
         openNext();
       };
       reading = gzip ? gunzipped(path, readFromDisk, splitter, ended, fail) : new ChunkReader(path, chunkBytes, chunkBytes * CHUNKS_PER_READ, from?.byteOffset ?? 0, {

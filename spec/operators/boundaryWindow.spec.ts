@@ -2,6 +2,7 @@ import { from, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { boundaryWindow, BoundaryWindowOptions, ClosedWindow } from 'rivulet';
 import { callbackFailed } from '../../lib/core/errors';
+import { StateScope, withStateScope } from '../../lib/state/scope';
 import { betweenMergeMaps, EndlessSource } from './operatorCases';
 
 const newScheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -242,6 +243,75 @@ describe('boundaryWindow', () => {
     expect(lines).toEqual(['boundary ["a","b"]']);
   });
 
+  describe('mapValue', () => {
+    /** Words in, their lengths summed; a window splits when a word's first letter changes. */
+    const byInitial = (mapped: string[]) =>
+      boundaryWindow({
+        uid: 'words',
+        isBoundary: (v: string) => v === MARK,
+        mapValue: (word: string) => (mapped.push(word), { initial: word[0], length: word.length }),
+        seed: () => 0,
+        add: (sum: number, w: { initial: string; length: number }) => sum + w.length,
+        splitBefore: (previous, next) => previous.initial !== next.initial,
+        onComplete: 'emit',
+      });
+
+    it('is applied once to each value but the markers, and splitBefore and add see what it returns', () => {
+      const mapped: string[] = [];
+      const windows: ClosedWindow<string, number>[] = [];
+      from(['apple', 'avocado', 'banana', MARK, 'cherry', 'cress']).pipe(byInitial(mapped)).subscribe((w) => windows.push(w));
+      expect(mapped).toEqual(['apple', 'avocado', 'banana', 'cherry', 'cress']);
+      expect(windows).toEqual([
+        { value: 12, count: 2, closedBy: 'split' },
+        { value: 6, count: 1, closedBy: 'boundary', boundary: MARK },
+        { value: 11, count: 2, closedBy: 'complete' },
+      ]);
+    });
+
+    it('is what a checkpoint keeps as the previous value, so a restored window splits as the original would', () => {
+      const scope = new StateScope();
+      const first = new Subject<string>();
+      const seen: ClosedWindow<string, number>[] = [];
+      withStateScope(scope, () => first.pipe(byInitial([])).subscribe((w) => seen.push(w)));
+      first.next('apple');
+      first.next('avocado');
+      const snapshot = scope.snapshot();
+      expect(snapshot.get('words')?.state).toEqual({ acc: 12, count: 2, previous: { initial: 'a', length: 7 } });
+      // A new run from the snapshot: 'art' joins the restored window, 'bee' splits it.
+      const restored = new Subject<string>();
+      const after: ClosedWindow<string, number>[] = [];
+      withStateScope(new StateScope(structuredClone(snapshot)), () => restored.pipe(byInitial([])).subscribe((w) => after.push(w)));
+      restored.next('art');
+      restored.next('bee');
+      restored.complete();
+      expect(after).toEqual([
+        { value: 15, count: 3, closedBy: 'split' },
+        { value: 3, count: 1, closedBy: 'complete' },
+      ]);
+    });
+
+    it('errors with ERR_CALLBACK_FAILED naming it when it throws, and unsubscribes', () => {
+      const thrown = new Error('broken');
+      newScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const source = cold('-m-a-|', values);
+        const result = source.pipe(
+          boundaryWindow({
+            isBoundary: (v: number | string) => v === MARK,
+            mapValue: (): number => {
+              throw thrown;
+            },
+            seed: () => 0,
+            add: (sum: number, v: number) => sum + v,
+            onComplete: 'emit',
+          }),
+        );
+        // The marker is not mapped: the window it closes is empty.
+        expectObservable(result).toBe('-x-#', { x: byBoundary(0, 0) }, callbackFailed('boundaryWindow', 'mapValue', thrown));
+        expectSubscriptions(source.subscriptions).toBe('^--!');
+      });
+    });
+  });
+
   it('rejects bad options at creation', () => {
     const base: BoundaryWindowOptions<string, number> = {
       isBoundary: (v) => v === MARK,
@@ -255,5 +325,6 @@ describe('boundaryWindow', () => {
     expect(() => boundaryWindow({ ...base, add: undefined as never })).toThrow(/boundaryWindow: add must be a function/);
     expect(() => boundaryWindow({ ...base, splitBefore: 1 as never })).toThrow(/splitBefore must be a function/);
     expect(() => boundaryWindow({ ...base, emitEmpty: 'no' as never })).toThrow(/emitEmpty must be a boolean/);
+    expect(() => boundaryWindow({ ...base, mapValue: 'length' as never })).toThrow('boundaryWindow: mapValue must be a function when given, got string');
   });
 });

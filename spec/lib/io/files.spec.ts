@@ -2,7 +2,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { firstValueFrom, lastValueFrom, Subject, take, toArray } from 'rxjs';
+import { concat, firstValueFrom, lastValueFrom, of, Subject, take, toArray } from 'rxjs';
 import { FileLine, fileLines, FileProgress, FlowGate, RivuletError } from 'rivulet';
 import { GH_ARCHIVE_HOURS, WALLAROO_DAYS } from '../../support/data';
 
@@ -185,6 +185,43 @@ describe('fileLines', () => {
     await readAlongside(path, 1024);
     expect(bytesRead).toBe(afterUnsubscribe);
     expect(bytesRead).toBeLessThan(500_000);
+  });
+
+  it('emits endOfFile after the last line of each file, an empty or gzipped one included, before the next file is read', async () => {
+    const a = write('a.log', 'one\ntwo\n');
+    const empty = write('empty.log', '');
+    const z = write('z.log.gz', gzipSync('last, without newline'));
+    const progress: string[] = [];
+    const seen = await lastValueFrom(
+      fileLines([a, empty, z], { endOfFile: 'EOF' as const, progress: { next: (p) => progress.push(`${p.source}:${p.bytesRead}`) } }).pipe(toArray()),
+    );
+    expect(seen.map((v) => (v === 'EOF' ? v : `${v.source}:${v.lineNumber}:${v.text}`))).toEqual([
+      `${a}:1:one`, `${a}:2:two`, 'EOF', 'EOF', `${z}:1:last, without newline`, 'EOF',
+    ]);
+    // The same as the concat of each file and the marker.
+    const concatenated = await lastValueFrom(concat(...[a, empty, z].map((f) => concat(fileLines(f), of('EOF' as const)))).pipe(toArray()));
+    expect(seen).toEqual(concatenated);
+    // Each file has been read to its end when its marker comes: the last progress of a file precedes it.
+    expect(progress.filter((p) => p.startsWith(a))).toContain(`${a}:8`);
+  });
+
+  it('stops at an endOfFile the subscriber unsubscribes on: the next file is never opened', async () => {
+    const a = write('a.log', 'x\n');
+    const missing = join(dir, 'missing.log');
+    // The missing file would error if it were opened.
+    const seen = await lastValueFrom(fileLines([a, missing], { endOfFile: null }).pipe(take(2), toArray()));
+    expect(seen.map((v) => (v === null ? v : v.text))).toEqual(['x', null]);
+  });
+
+  it('sends no endOfFile for a file that fails', async () => {
+    const a = write('a.log', 'x\n');
+    const missing = join(dir, 'missing.log');
+    const seen: unknown[] = [];
+    const error = await new Promise<unknown>((resolve) =>
+      fileLines([a, missing], { endOfFile: 0 }).subscribe({ next: (v) => seen.push(typeof v === 'number' ? v : v.text), error: resolve }),
+    );
+    expect(seen).toEqual(['x', 0]);
+    expect((error as RivuletError).code).toBe('ERR_FILE');
   });
 
   it('rejects bad options at creation', () => {
