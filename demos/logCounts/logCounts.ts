@@ -65,6 +65,8 @@ export interface LogCountsOptions {
 interface DayEntry {
   readonly day: string | null;
   readonly countAs: string | null;
+  /** The status code that `countAs` spells, counted by number; absent for a key of another kind. */
+  readonly code?: number;
   readonly unparsed: boolean;
 }
 
@@ -79,7 +81,7 @@ interface Entry extends DayEntry {
 /** The log-counts pipeline: log lines and markers in, one report per window out. */
 export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogInput, DayReport | Map<string, number>> {
   if (options.eventTime === undefined) {
-    const report = map((w: ClosedWindow<LogInput, Totals>) => (options.compat === 'wallaroo' ? w.value.counts : boundaryReport(w)));
+    const report = map((w: ClosedWindow<LogInput, Totals>) => (options.compat === 'wallaroo' ? countsOf(w.value) : boundaryReport(w)));
     return (source) =>
       defer(() => {
         // Each subscription reads its lines with its own scanner.
@@ -162,7 +164,7 @@ function dailyByEventTime(
       const late = stats.late - state.reportedLate;
       state.reportedLate = stats.late;
       const day = format(new TZDate(windowStart, zoneOf()), 'yyyy-MM-dd');
-      return { day, counts: value.counts, lines: value.lines, unparsed: value.unparsed, late };
+      return { day, counts: countsOf(value), lines: value.lines, unparsed: value.unparsed, late };
     }),
   );
 }
@@ -187,11 +189,19 @@ function timeUnparsedLines(): OperatorFunction<Entry, Entry> {
   });
 }
 
+/**
+ * A window's counts, as checkpoints keep them. Status codes are counted in an array by code (an
+ * increment per line, where a Map costs a lookup and a store), in the order first seen; other
+ * keys (`--compat wallaroo`'s) in `counts`, as are codes in a checkpoint that holds no array.
+ */
 interface Totals {
   counts: Map<string, number>;
   lines: number;
   unparsed: number;
   day: string | null;
+  /** Lines by status code: `byCode[code]`, for each code of `codes`. */
+  byCode?: number[];
+  codes?: number[];
 }
 
 function newTotals(): Totals {
@@ -202,8 +212,30 @@ function addEntry(t: Totals, e: DayEntry): Totals {
   t.lines += 1;
   t.day ??= e.day;
   if (e.unparsed) t.unparsed += 1;
-  if (e.countAs !== null) t.counts.set(e.countAs, (t.counts.get(e.countAs) ?? 0) + 1);
+  const code = e.code;
+  if (code !== undefined) countCode(t, code, 1);
+  else if (e.countAs !== null) t.counts.set(e.countAs, (t.counts.get(e.countAs) ?? 0) + 1);
   return t;
+}
+
+function countCode(t: Totals, code: number, n: number): void {
+  const byCode = (t.byCode ??= []);
+  const before = byCode[code];
+  if (before === undefined) {
+    byCode[code] = n;
+    (t.codes ??= []).push(code);
+  } else byCode[code] = before + n;
+}
+
+/** The counts of a closed window, by key, in the order the keys were first counted. */
+function countsOf(t: Totals): Map<string, number> {
+  if (t.codes === undefined) return t.counts;
+  const counts = new Map(t.counts);
+  for (const code of t.codes) {
+    const key = statusKey(code);
+    counts.set(key, (counts.get(key) ?? 0) + t.byCode![code]);
+  }
+  return counts;
 }
 
 const TOTALS: Aggregator<Entry, Totals> = {
@@ -211,6 +243,7 @@ const TOTALS: Aggregator<Entry, Totals> = {
   add: addEntry,
   merge(a, b) {
     for (const [k, n] of b.counts) a.counts.set(k, (a.counts.get(k) ?? 0) + n);
+    for (const code of b.codes ?? []) countCode(a, code, b.byCode![code]);
     a.lines += b.lines;
     a.unparsed += b.unparsed;
     return a;
@@ -219,14 +252,15 @@ const TOTALS: Aggregator<Entry, Totals> = {
 
 function boundaryReport(w: ClosedWindow<LogInput, Totals>): DayReport {
   const closedBy = w.closedBy === 'boundary' ? 'marker' : w.closedBy === 'split' ? 'day-change' : 'end';
-  const { day, counts, lines, unparsed } = w.value;
-  return { day, counts, lines, unparsed, closedBy };
+  const { day, lines, unparsed } = w.value;
+  return { day, counts: countsOf(w.value), lines, unparsed, closedBy };
 }
 
 const UNPARSED: Entry = { day: null, countAs: null, unparsed: true, timestampMs: NaN, offsetMinutes: 0 };
 
 /** Status codes as counts keys, made once each. */
 const STATUS_KEYS: string[] = [];
+const statusKey = (code: number): string => (STATUS_KEYS[code] ??= String(code));
 
 /**
  * For boundary windows, which need only a line's day and status: the entry of each status for the
@@ -247,7 +281,7 @@ function dayEntries(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLine)
       byStatus = [];
     }
     const status = scanner.status;
-    return (byStatus[status] ??= { day, countAs: (STATUS_KEYS[status] ??= String(status)), unparsed: false });
+    return (byStatus[status] ??= { day, countAs: statusKey(status), code: status, unparsed: false });
   };
 }
 
@@ -258,8 +292,7 @@ function timedEntries(deadLetter?: Partial<Observer<DeadLetter>>): (line: LogLin
     // Only the day, the time and the status are read, never the whole record.
     if (scanner.scan(line.text)) {
       const status = scanner.status;
-      const countAs = (STATUS_KEYS[status] ??= String(status));
-      return { day: scanner.localDay, countAs, unparsed: false, timestampMs: scanner.timestampMs, offsetMinutes: scanner.utcOffsetMinutes, from: line };
+      return { day: scanner.localDay, countAs: statusKey(status), code: status, unparsed: false, timestampMs: scanner.timestampMs, offsetMinutes: scanner.utcOffsetMinutes, from: line };
     }
     deadLetter?.next?.({ source: line.source, line: line.lineNumber, reason: scanner.reason, text: line.text });
     return UNPARSED;
