@@ -1,6 +1,6 @@
 import { Observable, OperatorFunction } from 'rxjs';
-import { invalidOption } from '../lib/core/errors';
-import { guarded, operate } from '../lib/core/operate';
+import { callbackFailed, invalidOption } from '../lib/core/errors';
+import { operate } from '../lib/core/operate';
 import { checkUid, joinScope } from '../lib/state/scope';
 
 export interface BoundaryWindowOptions<T, A, V = T> {
@@ -87,12 +87,6 @@ export function boundaryWindow<T, A, V = T>(
   }
 
   checkUid('boundaryWindow', options.uid);
-  const marks = guarded('boundaryWindow', 'isBoundary', isBoundary, 'wrap');
-  const fresh = guarded('boundaryWindow', 'seed', seed, 'wrap');
-  const fold = guarded('boundaryWindow', 'add', add, 'wrap');
-  const splits = splitBefore && guarded('boundaryWindow', 'splitBefore', splitBefore, 'wrap');
-  const mapped = mapValue && guarded('boundaryWindow', 'mapValue', mapValue, 'wrap');
-
   return (source) =>
     new Observable<ClosedWindow<T, A>>((destination) => {
       // The aggregate is seeded lazily by the window's first value, so `acc` is meaningful only
@@ -118,18 +112,42 @@ export function boundaryWindow<T, A, V = T>(
       }));
       operate(source, destination, {
         next(input) {
-          if (marks(input)) {
-            if (count > 0 || emitEmpty) close('boundary', count > 0 ? (acc as A) : fresh(), input);
-            return;
+          // One try around the step names whichever callback threw, where a guarded() wrapper
+          // around each would put a call through one shared function between every value and every
+          // callback, which the compiler cannot inline. `step` is undefined while the window's own
+          // code and downstream run: what they throw passes unchanged.
+          let step: string | undefined = 'isBoundary';
+          try {
+            if (isBoundary(input)) {
+              if (count > 0 || emitEmpty) {
+                step = 'seed';
+                const value = count > 0 ? (acc as A) : seed();
+                step = undefined;
+                close('boundary', value, input);
+              }
+              return;
+            }
+            step = 'mapValue';
+            const value = mapValue === undefined ? (input as unknown as V) : mapValue(input);
+            if (count > 0 && splitBefore !== undefined) {
+              step = 'splitBefore';
+              if (splitBefore(previous as V, value)) {
+                step = undefined;
+                close('split', acc as A);
+                if (destination.closed) return;
+              }
+            }
+            if (count === 0) {
+              step = 'seed';
+              acc = seed();
+            }
+            step = 'add';
+            acc = add(acc as A, value);
+            count += 1;
+            previous = value;
+          } catch (cause) {
+            throw step === undefined ? cause : callbackFailed('boundaryWindow', step, cause);
           }
-          const value = mapped === undefined ? (input as unknown as V) : mapped(input);
-          if (count > 0 && splits !== undefined && splits(previous as V, value)) {
-            close('split', acc as A);
-            if (destination.closed) return;
-          }
-          acc = fold(count > 0 ? (acc as A) : fresh(), value);
-          count += 1;
-          previous = value;
         },
         complete() {
           if (onComplete === 'emit' && count > 0) close('complete', acc as A);

@@ -20,7 +20,7 @@ function firstSeen(lines: readonly string[]): string[] {
 describe('logCounts counts', () => {
   it('lists the status codes of a window in the order they first appear, in both window modes', async () => {
     const lines = readFileSync(WALLAROO_DAYS[1], 'utf8').split('\n').filter((l) => l !== '');
-    const input = [...lines.map(lineOf), END_OF_DAY];
+    const input: LogInput[] = [...lines.map(lineOf), END_OF_DAY];
     const [boundary] = await lastValueFrom(from(input).pipe(logCounts(), toArray()));
     const [byDay] = await lastValueFrom(from(input).pipe(logCounts({ eventTime: { allowedLatenessMs: 0 } }), toArray()));
     const expected = firstSeen(lines);
@@ -50,7 +50,7 @@ describe('logCounts counts', () => {
     withStateScope(new StateScope(saved), () => input.pipe(logCounts()).subscribe((r) => reports.push(r as DayReport)));
     lines.forEach((l, i) => input.next(lineOf(l, i + 1)));
     input.next(END_OF_DAY);
-    const fresh = await lastValueFrom(from([...lines.map(lineOf), END_OF_DAY]).pipe(logCounts(), toArray()));
+    const fresh = await lastValueFrom(from<LogInput[]>([...lines.map(lineOf), END_OF_DAY]).pipe(logCounts(), toArray()));
     const alone = (fresh[0] as DayReport).counts;
     expect(reports).toHaveLength(1);
     expect(reports[0].lines).toBe(lines.length + 3);
