@@ -89,8 +89,8 @@ export function logCounts(options: LogCountsOptions = {}): OperatorFunction<LogI
         const windows = boundaryWindow({
           uid: 'day',
           isBoundary: (v: LogInput) => v === END_OF_DAY,
-          // A line's day and status, read in the window's own step.
-          mapValue: (v: LogInput): DayEntry => classify(v as LogLine),
+          // A line's day and status, read in the window's own step (markers never reach it).
+          mapValue: classify as (v: LogInput) => DayEntry,
           seed: newTotals,
           add: addEntry,
           // Lines of one day and status share their entry.
