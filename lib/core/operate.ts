@@ -1,6 +1,7 @@
 /**
- * The subscriber skeleton every rivulet operator and sink is built on, and the one wrapper
- * through which they call user callbacks.
+ * The subscriber skeleton every rivulet operator and sink is built on, and the wrapper through
+ * which they call user callbacks (boundaryWindow, on a per-line path, catches around its whole
+ * step instead and names the callback the same way).
  *
  * `source.subscribe({ next, error, complete })` inside `new Observable(...)` has a flaw that
  * RxJS's own operators avoid: the subscription it returns exists only once `subscribe` returns,
