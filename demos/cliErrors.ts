@@ -96,6 +96,11 @@ export class UnreadableFiles {
     this.of(source).lines += 1;
   }
 
+  /** The file's lines so far, as a reader counts them (`FileProgress.linesRead`), in place of a call per line. */
+  linesRead(source: string, lines: number): void {
+    this.of(source).lines = lines;
+  }
+
   unreadable(source: string): void {
     this.of(source).unreadable += 1;
   }

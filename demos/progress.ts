@@ -4,9 +4,12 @@
  * queue); a log count waits for its files to be counted.
  */
 import { statSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { FileProgress } from '../index';
 import type { CliIo } from './cliIo';
+
+/** Loaded by the first bar: a run whose stderr is not a terminal never draws one. */
+const newBar = (options: ConstructorParameters<typeof SingleBar>[0]): SingleBar => new (require('cli-progress') as typeof import('cli-progress')).SingleBar(options);
 
 const BAR_WIDTH = 30;
 /** The bar's value runs to this, so that a fraction shows as a whole number. */
@@ -94,7 +97,7 @@ export function replayProgress(io: CliIo, label: string, files: readonly string[
     const eta = sent === 0 ? '–' : formatEta((estimatedEnd() - reached) / speed / 1000);
     return `${label} ${bar(fraction())} ${percent(fraction())} | ${count(sent)} events sent | event time ${time} | ETA ${eta}`;
   };
-  const progress = new SingleBar({ format: () => line(), stream: io.stderr as NodeJS.WriteStream, hideCursor: false });
+  const progress = newBar({ format: () => line(), stream: io.stderr as NodeJS.WriteStream, hideCursor: false });
   progress.start(STEPS, 0);
   const update = () => progress.update(Math.round(fraction() * STEPS));
   return {
@@ -120,8 +123,8 @@ export function replayProgress(io: CliIo, label: string, files: readonly string[
 }
 
 export interface CountProgress {
+  /** Bytes and lines read so far. */
   file(progress: FileProgress): void;
-  line(): void;
   day(): void;
   stop(): void;
 }
@@ -138,12 +141,13 @@ export function countProgress(io: CliIo, label: string, files: readonly string[]
   if (!io.interactive) return undefined;
   const total = totalBytes(files);
   const across = bytesAcross();
+  const linesAcross = new Map<string, number>();
   let bytesRead = 0;
   let current = '';
   let lines = 0;
   let days = 0;
   const fraction = () => (total > 0 ? bytesRead / total : 1);
-  const progress = new SingleBar({
+  const progress = newBar({
     format: (_options, params) => {
       const eta = bytesRead === 0 ? '–' : params.value >= STEPS ? '0s' : Number.isFinite(params.eta) ? formatEta(params.eta) : '–';
       return `${label} ${bar(fraction())} ${percent(fraction())} | ${current} | ${count(lines)} lines | ${count(days)} ${days === 1 ? 'day' : 'days'} | ETA ${eta}`;
@@ -156,10 +160,9 @@ export function countProgress(io: CliIo, label: string, files: readonly string[]
     file(p) {
       bytesRead = across(p);
       current = p.source.split(/[\\/]/).pop() ?? p.source;
+      lines += p.linesRead - (linesAcross.get(p.source) ?? 0);
+      linesAcross.set(p.source, p.linesRead);
       progress.update(Math.round(fraction() * STEPS));
-    },
-    line() {
-      lines += 1;
     },
     day() {
       days += 1;

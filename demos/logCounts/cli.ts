@@ -88,7 +88,7 @@ async function runLogCounts(files: string[], flags: LogCountsFlags, io: CliIo): 
   // Files only: a listener has no end to measure against.
   const progress = flags.listen === undefined ? countProgress(io, 'log-counts', inputFiles) : undefined;
   try {
-    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io, faults.reporter('--listen')) : linesOf(inputFiles, gate, progress).pipe(tap((line) => line !== END_OF_DAY && perFile.line(line.source)))).pipe(
+    const input: Observable<LogInput> = (flags.listen !== undefined ? framesFrom(flags.listen, gate, io, faults.reporter('--listen')) : linesOf(inputFiles, gate, perFile, progress)).pipe(
       stop.input(),
     );
     const dashboard = flags.dashboard !== undefined ? new LogCountsDashboard({ window: flags.window, timeZone: flags.tz }) : undefined;
@@ -155,16 +155,16 @@ function checkpointed(files: string[], flags: LogCountsFlags, eventTime: LogCoun
   return runCheckpointedLogCounts({ files: files.length > 0 ? files : BUNDLED_LOGS, options: { compat: flags.compat, eventTime }, flags: flagsOf, deadLetter: flags.deadLetter }, io);
 }
 
-/** Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. */
-function linesOf(files: string[], gate: FlowGate, progress?: CountProgress): Observable<LogInput> {
-  const options = progress === undefined ? { gate } : { gate, progress: { next: (p: FileProgress) => progress.file(p) } };
-  const lines: Observable<LogInput> = fileLines(files, { ...options, endOfFile: END_OF_DAY });
-  if (progress === undefined) return lines;
-  return lines.pipe(
-    tap((line) => {
-      if (line !== END_OF_DAY) progress.line();
-    }),
-  );
+/**
+ * Lines of each file followed by an END_OF_DAY, as if the original sender had sent them. Lines are
+ * counted (per file, and for the bar) from the reader's progress, once a chunk, not once a line.
+ */
+function linesOf(files: string[], gate: FlowGate, perFile: UnreadableFiles, progress?: CountProgress): Observable<LogInput> {
+  const read = (p: FileProgress) => {
+    perFile.linesRead(p.source, p.linesRead);
+    progress?.file(p);
+  };
+  return fileLines(files, { gate, progress: { next: read }, endOfFile: END_OF_DAY });
 }
 
 /** Frames from every TCP sender (numbered per connection); a frame `END_OF_DAY` (line ending or not) is the marker. */

@@ -18,7 +18,7 @@
  * count said.
  */
 import { TZDate } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { join } from 'node:path';
 import { asyncScheduler, defer, EMPTY, from, interval, merge, mergeMap, Observable, SchedulerLike, Subject } from 'rxjs';
 import type { LiveFeed, LiveViewPage } from '../../index';

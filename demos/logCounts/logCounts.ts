@@ -6,7 +6,7 @@
  * in event-time mode, when the watermark passes the end of a calendar day.
  */
 import { TZDate } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { defer, map, Observable, Observer, OperatorFunction } from 'rxjs';
 import {
   Aggregator, boundaryWindow, calendarDays, ClosedWindow, fixedPanes, PaneAssigner, statefulScan, stateHandle, tumblingWindow, type TumblingWindowOptions, windowStats,

@@ -6,7 +6,7 @@
  * after it comes back. Everything rivulet sends is safe to repeat: appends carry explicit ids, and
  * commits check the offset they expect, so a repeated one is refused, not applied twice.
  */
-import Redis, { Cluster } from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { invalidOption, RivuletError } from '../core/errors';
 
@@ -72,8 +72,15 @@ export function describeRedisTarget(target: RedisTarget): string {
 
 const retry = (times: number): number => Math.min(50 * times, 1000);
 
+/**
+ * ioredis, loaded by the first connection: every program that imports rivulet would otherwise
+ * load it (and its dependencies) at start-up, a twentieth of a second, whether it uses Redis or not.
+ */
+let ioredis: typeof import('ioredis') | undefined;
+
 /** Opens a client (it connects in the background; commands wait for it). */
 export function connectRedis(target: RedisTarget, options: ConnectOptions = {}): RedisClient {
+  const { default: Redis, Cluster } = (ioredis ??= require('ioredis') as typeof import('ioredis'));
   const common = { enableAutoPipelining: true, maxRetriesPerRequest: null, connectionName: options.connectionName };
   const client: RedisClient =
     'url' in target

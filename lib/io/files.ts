@@ -30,6 +30,11 @@ export interface FileProgress {
   source: string;
   bytesRead: number;
   totalBytes: number;
+  /**
+   * Lines cut from the file so far, skipped ones included (from `startAt`'s line number on): the
+   * line number reached. A file's last event comes after its last line, so it holds the file's count.
+   */
+  linesRead: number;
 }
 
 export interface FileLinesOptions {
@@ -39,9 +44,10 @@ export interface FileLinesOptions {
    */
   gate?: FlowGate;
   /**
-   * Told after every chunk (64 KiB by default; compressed bytes for gzip), and once more with
-   * `bytesRead === totalBytes` when a file ends. Only `next` is called: one observer may watch
-   * several sources.
+   * Told after every chunk is read (64 KiB by default; compressed bytes for gzip), before its
+   * lines are cut, and once more after a file's last line unless nothing has changed since, with
+   * `bytesRead === totalBytes`. Only `next` is called: one observer may watch several sources.
+   * A count of lines per file costs a call per chunk here, where a `tap` costs one per line.
    */
   progress?: Partial<Observer<FileProgress>>;
   /**
@@ -173,9 +179,16 @@ export function fileLines<M>(paths: string | readonly string[], options: FileLin
       const withOffsets = offsets === true && !gzip;
       let bytesRead = from?.byteOffset ?? 0;
       let lineNumber = from?.lineNumber ?? 0;
+      let reportedBytes = bytesRead;
+      let reportedLines = lineNumber;
+      const report = () => {
+        reportedBytes = bytesRead;
+        reportedLines = lineNumber;
+        progress?.next?.({ source: path, bytesRead, totalBytes, linesRead: lineNumber });
+      };
       const readFromDisk = (chunk: Buffer) => {
         bytesRead += chunk.length;
-        progress?.next?.({ source: path, bytesRead, totalBytes });
+        report();
       };
 
       // Each line the splitter keeps; true once the subscriber has gone, to stop the splitter.
@@ -195,7 +208,10 @@ export function fileLines<M>(paths: string | readonly string[], options: FileLin
         if (closed) return;
         splitter.end();
         if (closed) return;
-        if (progress?.next && bytesRead !== totalBytes) progress.next({ source: path, bytesRead: totalBytes, totalBytes });
+        if (progress?.next) {
+          bytesRead = totalBytes;
+          if (reportedBytes !== bytesRead || reportedLines !== lineNumber) report();
+        }
         reading = undefined;
         if (marks) subscriber.next(endOfFile as M);
         openNext();

@@ -1,8 +1,8 @@
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { concat, firstValueFrom, lastValueFrom, of, Subject, take, toArray } from 'rxjs';
+import { concat, firstValueFrom, lastValueFrom, of, Subject, take, tap, toArray } from 'rxjs';
 import { FileLine, fileLines, FileProgress, FlowGate, RivuletError } from 'rivulet';
 import { GH_ARCHIVE_HOURS, WALLAROO_DAYS } from '../../support/data';
 
@@ -73,8 +73,47 @@ describe('fileLines', () => {
     const totalBytes = readFileSync(GH_HOUR_0).length;
     expect(progress.length).toBeGreaterThan(10);
     expect(progress.every((p) => p.totalBytes === totalBytes && p.source === GH_HOUR_0)).toBe(true);
-    expect(progress[progress.length - 1].bytesRead).toBe(totalBytes);
-    for (let i = 1; i < progress.length; i++) expect(progress[i].bytesRead).toBeGreaterThan(progress[i - 1].bytesRead);
+    expect(progress[progress.length - 1]).toEqual({ source: GH_HOUR_0, bytesRead: totalBytes, totalBytes, linesRead: 7702 });
+    // Each read moves on; the event after the last line says only how many lines there were.
+    for (let i = 1; i < progress.length - 1; i++) expect(progress[i].bytesRead).toBeGreaterThan(progress[i - 1].bytesRead);
+    for (let i = 1; i < progress.length; i++) expect(progress[i].linesRead).toBeGreaterThanOrEqual(progress[i - 1].linesRead);
+  });
+
+  it("counts each file's lines in its progress, skipped and unfinished ones included, the last event after the last line", async () => {
+    const a = write('count-a.log', 'x\n# skipped\ny\nlast without newline');
+    const b = write('count-b.log', Array.from({ length: 300 }, (_, i) => `line ${i}`).join('\n') + '\n');
+    const seen: string[] = [];
+    await lastValueFrom(
+      fileLines([a, b], { chunkBytes: 256, endOfFile: 'EOF' as const, accept: (text) => !text.startsWith('#'), progress: { next: (p) => seen.push(`${p.source}:${p.linesRead}:${p.bytesRead}`) } }).pipe(
+        tap((v) => seen.push(v === 'EOF' ? v : `line ${v.lineNumber}`)),
+      ),
+    );
+    // Per file: the count of the event just before its marker, the marker, and that no event of the file follows it.
+    const last = (file: string) => seen.filter((e) => e.startsWith(`${file}:`)).pop();
+    expect(last(a)).toBe(`${a}:4:${statSync(a).size}`);
+    expect(last(b)).toBe(`${b}:300:${statSync(b).size}`);
+    expect(seen.indexOf(last(a)!)).toBe(seen.indexOf('EOF') - 1);
+    expect(seen.lastIndexOf(last(b)!)).toBe(seen.lastIndexOf('EOF') - 1);
+    // Several reads of b, each with the lines of the reads before it.
+    const ofB = seen.filter((e) => e.startsWith(`${b}:`)).map((e) => Number(e.split(':').at(-2)));
+    expect(ofB.length).toBeGreaterThan(5);
+    expect(ofB).toEqual([...ofB].sort((x, y) => x - y));
+  });
+
+  it('counts progress lines from startAt on; an empty file has no progress to tell', async () => {
+    const file = write('count-resume.log', 'one\ntwo\nthree\n');
+    const seen: FileProgress[] = [];
+    await lastValueFrom(fileLines(file, { startAt: { byteOffset: 4, lineNumber: 1 }, progress: { next: (p) => seen.push(p) } }).pipe(toArray()));
+    expect(seen).toEqual([
+      { source: file, bytesRead: 14, totalBytes: 14, linesRead: 1 },
+      { source: file, bytesRead: 14, totalBytes: 14, linesRead: 3 },
+    ]);
+    const whole: FileProgress[] = [];
+    await lastValueFrom(fileLines(file, { progress: { next: (p) => whole.push(p) } }).pipe(toArray()));
+    expect(whole.map((p) => p.linesRead)).toEqual([0, 3]);
+    const none: FileProgress[] = [];
+    await lastValueFrom(fileLines(write('count-empty.log', ''), { progress: { next: (p) => none.push(p) } }).pipe(toArray()));
+    expect(none).toEqual([]);
   });
 
   it('reads concatenated gzip members and skips a byte order mark', async () => {
