@@ -1,7 +1,6 @@
 /** Timing, line reading and hashing shared by the benchmarks. */
-import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { Observable } from 'rxjs';
+import { forEachLine } from './lineReader';
 
 export interface Timing {
   /** Seconds of each timed run, in the order they ran. */
@@ -55,34 +54,6 @@ export async function measureRounds<R>(fns: ReadonlyArray<() => Promise<R> | R>,
 
 export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
-}
-
-/** Lines of a file, read in 64 KiB chunks: what a careful hand-written reader does. */
-export async function forEachLine(path: string, onLine: (text: string, lineNumber: number) => void): Promise<void> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  let lineNumber = 0;
-  const emitText = (text: string): void => {
-    let end = text.indexOf('\n');
-    if (end === -1) {
-      rest += text;
-      return;
-    }
-    let line = rest + text.slice(0, end);
-    let start = 0;
-    for (;;) {
-      if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-      onLine(line, ++lineNumber);
-      start = end + 1;
-      end = text.indexOf('\n', start);
-      if (end === -1) break;
-      line = text.slice(start, end);
-    }
-    rest = text.slice(start);
-  };
-  for await (const chunk of createReadStream(path, { highWaterMark: 64 * 1024 })) emitText(decoder.write(chunk as Buffer));
-  emitText(decoder.end());
-  if (rest !== '') onLine(rest, ++lineNumber);
 }
 
 /** The same reader as an Observable, for the plain-RxJS variants (no rivulet adapter). */

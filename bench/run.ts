@@ -12,7 +12,7 @@
  * bench/distributed-results.json, skipped without redis-server) run as scripts of their own, in
  * child processes, and their lines are added to the table.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
@@ -114,9 +114,37 @@ async function logCounts(): Promise<void> {
     plain: () => logs.plainDayWindow(input.files),
     loop: () => logs.loopDayWindow(input.files),
   }, summary);
-  for (const [name, r] of [['files', files], ['one file, day changes', single], ['--window day', day]] as const) {
+  const cli = await commandAgainstScript(`log-counts CLI, from files (${input.days} days)`, input.lines, ['log-counts', ...input.files], input.files);
+  const cliDay = await commandAgainstScript(`log-counts CLI --window day (${input.days} days)`, input.lines, ['log-counts', '--window', 'day', ...input.files], ['--window', 'day', ...input.files]);
+  for (const [name, r] of [['files', files], ['one file, day changes', single], ['--window day', day], ['CLI, files', cli], ['CLI --window day', cliDay]] as const) {
     target(`log-counts ${name}: rivulet / loop`, r.rivulet.vsBaseline!, '>= 1.0', r.rivulet.vsBaseline! >= 1);
   }
+}
+
+/**
+ * `rivulet log-counts ...` against the hand-written loop run as a script of its own
+ * (logCountsLoop.js), each a new process printing a report per line: what a user waits for,
+ * start-up included. Their reports must agree, counts in any order.
+ */
+async function commandAgainstScript(benchmark: string, events: number, command: string[], scriptArgs: string[]): Promise<{ rivulet: Row; loop: Row }> {
+  const [mr, ml] = await measureRounds([() => nodeOutput([join(__dirname, 'rivuletCli.js'), ...command]), () => nodeOutput([join(__dirname, 'logCountsLoop.js'), ...scriptArgs])], RUNS);
+  const reports = (stdout: string) =>
+    stdout.trimEnd().split('\n').map((line) => {
+      const { counts, ...rest } = JSON.parse(line) as { counts: Record<string, number> };
+      return { ...rest, counts: Object.entries(counts).sort() };
+    });
+  assertSame(benchmark, reports(mr.result), reports(ml.result), 'hand-written loop');
+  const r = row(benchmark, 'rivulet', events, mr);
+  const l = row(benchmark, 'hand-written loop', events, ml);
+  r.vsBaseline = r.eventsPerSecond / l.eventsPerSecond;
+  l.vsBaseline = 1;
+  return { rivulet: r, loop: l };
+}
+
+function nodeOutput(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => (error ? reject(new Error(`${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout)));
+  });
 }
 
 /** Verifies the three variants on the full emission digest once, then times them with a light consumer. */

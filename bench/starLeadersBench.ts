@@ -13,7 +13,8 @@ import { filter, from, groupBy, map, mergeMap, Observable, OperatorFunction, sca
 import { INTERESTING_TYPES, PartitionLeaders, starLeaders } from '../demos/starLeaders/starLeaders';
 import { fileLines } from '../lib/io/files';
 import { GitHubEvent, githubEventTypeFilter, parseGitHubEvent } from '../demos/starLeaders/githubEvents';
-import { digest, forEachLine, plainFileLines } from './harness';
+import { digest, plainFileLines } from './harness';
+import { forEachLine } from './lineReader';
 
 const HOUR_MS = 3_600_000;
 const PARTITIONS = 10;
