@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
-import { ClientOptions, WebSocket } from 'ws';
+import type { ClientOptions, WebSocket } from 'ws';
+import { wsModule } from './wsModule';
 import { invalidOption, requireInteger, RivuletError } from '../core/errors';
 import { FlowGate } from '../core/flowGate';
 
@@ -49,7 +50,7 @@ export function webSocketConnect(url: string, options: WebSocketConnectOptions =
   const { protocols, origin, headers, maxPayloadBytes = 1 << 20, handshakeTimeoutMs = 10_000, gate } = options;
   requireInteger(where, 'maxPayloadBytes', maxPayloadBytes);
   requireInteger(where, 'handshakeTimeoutMs', handshakeTimeoutMs);
-  const create = options.createWebSocket ?? ((u, p, o) => new WebSocket(u, p, o));
+  const create = options.createWebSocket ?? ((u, p, o) => new (wsModule().WebSocket)(u, p, o));
 
   return new Observable<string>((subscriber) => {
     const ws = create(url, protocols, { origin, headers, maxPayload: maxPayloadBytes, handshakeTimeout: handshakeTimeoutMs });
@@ -77,8 +78,8 @@ export function webSocketConnect(url: string, options: WebSocketConnectOptions =
       ws.removeAllListeners();
       // Aborting a handshake makes ws emit an error nobody needs to hear about.
       ws.on('error', () => undefined);
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'unsubscribed');
+      if (ws.readyState === ws.CONNECTING) ws.terminate();
+      else if (ws.readyState === ws.OPEN) ws.close(1000, 'unsubscribed');
     };
   });
 }

@@ -2,7 +2,8 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { asyncScheduler, SchedulerLike, Subscription } from 'rxjs';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { wsModule } from './wsModule';
 import { callbackFailed, invalidOption, requireInteger, RivuletError } from '../core/errors';
 import { allowedHostNames, hostCheck, HostCheck } from './hostCheck';
 
@@ -169,7 +170,7 @@ interface Client {
 export function openEndpoint(where: string, options: WebSocketEndpointOptions, settings: EndpointSettings, handlers: EndpointHandlers): Endpoint {
   const { host = '127.0.0.1', port = 0, path, allowedOrigins = 'same-host', requireOrigin = false, maxClients = 1000, onClientError } = options;
   const { maxClientsPerAddress = 16, heartbeatMs = 10_000, scheduler = asyncScheduler } = options;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? settings.defaultMaxPayloadBytes });
+  const wss = new (wsModule().WebSocketServer)({ noServer: true, maxPayload: options.maxPayloadBytes ?? settings.defaultMaxPayloadBytes });
   const server = options.server ?? createServer((_req, res) => res.writeHead(426, { 'Content-Type': 'text/plain' }).end('WebSocket only\n'));
   const owned = !options.server;
   const extraHosts = allowedHostNames(where, options.allowedHosts);
@@ -219,7 +220,7 @@ export function openEndpoint(where: string, options: WebSocketEndpointOptions, s
         client.unresponsive = false;
       } else if (client.pingedAt !== undefined) {
         client.unresponsive = true;
-      } else if (client.ws.readyState === WebSocket.OPEN) {
+      } else if (client.ws.readyState === client.ws.OPEN) {
         client.pingedAt = now;
         client.ws.ping();
       }
@@ -394,7 +395,7 @@ export function cutOff(ws: WebSocket): void {
 
 /** Closes a client politely, and cuts it off if it does not answer within `graceMs` of `scheduler` time. */
 export function closeClient(ws: WebSocket, code: number, reason: string, graceMs: number, scheduler: SchedulerLike): void {
-  if (ws.readyState === WebSocket.CLOSING || ws.readyState === WebSocket.CLOSED) return;
+  if (ws.readyState === ws.CLOSING || ws.readyState === ws.CLOSED) return;
   ws.close(code, reason);
   const timer = scheduler.schedule(() => cutOff(ws), graceMs);
   ws.once('close', () => timer.unsubscribe());

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, OperatorFunction, Subscription } from 'rxjs';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { invalidOption, requireInteger, RivuletError } from '../core/errors';
 import { FlowGate } from '../core/flowGate';
 import { guarded, operate } from '../core/operate';
@@ -176,7 +176,7 @@ export function webSocketBroadcast<T>(options: WebSocketBroadcastOptions<T> = {}
           case 'send': {
             const { client: ws, bytes } = effect;
             // Closing from its side: its 'close' follows, and until then it must not count as slow.
-            if (ws.readyState !== WebSocket.OPEN) return machine.dispatch({ type: 'leaving', client: ws });
+            if (ws.readyState !== ws.OPEN) return machine.dispatch({ type: 'leaving', client: ws });
             stats.messagesSent++;
             // The callback runs once the socket has taken the bytes: room for more.
             ws.send(effect.text, () => machine.dispatch({ type: 'sent', client: ws, bytes }));
