@@ -124,7 +124,32 @@ export interface FileLinesWithMarkers<M> extends FileLinesOptions {
 export function fileLines<M>(paths: string | readonly string[], options: FileLinesWithMarkers<M>): Observable<FileLine | M>;
 export function fileLines(paths: string | readonly string[], options?: FileLinesOptions): Observable<FileLine>;
 export function fileLines<M>(paths: string | readonly string[], options: FileLinesOptions | FileLinesWithMarkers<M> = {}): Observable<FileLine | M> {
-  const files = typeof paths === 'string' ? [paths] : [...paths];
+  const endOfFile = 'endOfFile' in options ? options.endOfFile : undefined;
+  return readLines<FileLine | M>(typeof paths === 'string' ? [paths] : paths, options, {
+    line: (text, source, lineNumber, endOffset) => (endOffset === undefined ? { text, source, lineNumber } : { text, source, lineNumber, endOffset }),
+    endOfFile: 'endOfFile' in options ? () => endOfFile as M : undefined,
+  });
+}
+
+/**
+ * How {@link readLines} makes what it emits, in the reader's own step: `positionedFileLines`
+ * makes its value and position pairs here, rather than in a `map` after `fileLines` that would
+ * cost a step and an object more per line. Internal to lib.
+ */
+export interface LineValues<V> {
+  /** A kept line; `endOffset` with `offsets`, in a plain file; `fileIndex` counts from 0 in `paths`. */
+  line(text: string, source: string, lineNumber: number, endOffset: number | undefined, fileIndex: number): V;
+  /** After each file's last line, when given. */
+  endOfFile?: (fileIndex: number) => V;
+}
+
+/**
+ * {@link fileLines} with the values made by `values`. `skipLines`: the first file's first lines
+ * up to that line number are counted but not emitted (a resumed read where no byte offset is
+ * known, as in a gzip file). Internal to lib.
+ */
+export function readLines<V>(paths: readonly string[], options: FileLinesOptions & { skipLines?: number }, values: LineValues<V>): Observable<V> {
+  const files = [...paths];
   const { gate, progress, chunkBytes = 64 * 1024, accept } = options;
   for (const path of files) {
     if (typeof path !== 'string' || path === '') throw invalidOption('fileLines', 'every path must be a non-empty string');
@@ -136,9 +161,8 @@ export function fileLines<M>(paths: string | readonly string[], options: FileLin
   const acceptBinary = filter?.acceptBinary?.bind(filter);
   // The text filter runs only where no byte filter has already decided.
   const keepText = acceptBinary === undefined ? acceptText : undefined;
-  const { offsets, startAt } = options;
-  const marks = 'endOfFile' in options;
-  const endOfFile = marks ? options.endOfFile : undefined;
+  const { offsets, startAt, skipLines = 0 } = options;
+  const { line: valueOf, endOfFile } = values;
   if (startAt !== undefined) {
     const { byteOffset, lineNumber } = startAt;
     if (!(Number.isSafeInteger(byteOffset) && byteOffset >= 0 && Number.isSafeInteger(lineNumber) && lineNumber >= 0)) {
@@ -147,7 +171,7 @@ export function fileLines<M>(paths: string | readonly string[], options: FileLin
     if (files[0].endsWith('.gz')) throw invalidOption('fileLines', `startAt: ${files[0]} is compressed, and a gzip stream can only be read from its start`);
   }
 
-  return new Observable<FileLine | M>((subscriber) => {
+  return new Observable<V>((subscriber) => {
     let index = 0;
     /** The file being read: paused, resumed and closed with the gate and the subscription. */
     let reading: { pause(): void; resume(): void; destroy(): void } | undefined;
@@ -191,11 +215,13 @@ export function fileLines<M>(paths: string | readonly string[], options: FileLin
         report();
       };
 
+      const fileIndex = index - 1;
+      const skipTo = fileIndex === 0 ? skipLines : 0;
       // Each line the splitter keeps; true once the subscriber has gone, to stop the splitter.
       const emit = (text: string, endOffset: number): boolean => {
         lineNumber++;
-        if (keepText === undefined || keepText(text)) {
-          subscriber.next(withOffsets ? { text, source: path, lineNumber, endOffset } : { text, source: path, lineNumber });
+        if ((keepText === undefined || keepText(text)) && lineNumber > skipTo) {
+          subscriber.next(valueOf(text, path, lineNumber, withOffsets ? endOffset : undefined, fileIndex));
         }
         return closed;
       };
@@ -213,7 +239,7 @@ export function fileLines<M>(paths: string | readonly string[], options: FileLin
           if (reportedBytes !== bytesRead || reportedLines !== lineNumber) report();
         }
         reading = undefined;
-        if (marks) subscriber.next(endOfFile as M);
+        if (endOfFile !== undefined) subscriber.next(endOfFile(fileIndex));
         openNext();
       };
       reading = gzip ? gunzipped(path, readFromDisk, splitter, ended, fail) : new ChunkReader(path, chunkBytes, chunkBytes * CHUNKS_PER_READ, from?.byteOffset ?? 0, {

@@ -4,9 +4,9 @@
  * the last line processed.
  */
 import { open as openFile } from 'node:fs/promises';
-import { concat, defer, EMPTY, filter, ignoreElements, map, Observable, of } from 'rxjs';
+import { EMPTY, Observable } from 'rxjs';
 import { RivuletError } from '../core/errors';
-import { FileLine, fileLines, FileLinesOptions } from '../io/files';
+import { FileLine, FileLinesOptions, readLines } from '../io/files';
 import type { PositionedSource } from './positions';
 
 /** A line of the `file`-th path (0-based), 1-based `line`. */
@@ -46,24 +46,34 @@ export function positionedFileLines<M = never>(paths: readonly string[], options
       if (!(Number.isInteger(first) && first >= 0 && first <= list.length)) {
         throw new RivuletError('ERR_CHECKPOINT_INCOMPATIBLE', `positionedFileLines: position in file #${first + 1}, but only ${list.length} files were given`);
       }
-      return concat(
-        ...list.slice(first).map((path, i): Observable<{ value: FileLine | M; position: FilePosition }> => {
-          const file = first + i;
-          const seek = i === 0 && skip > 0 && after?.offset !== undefined ? { byteOffset: after.offset, lineNumber: skip } : undefined;
-          const read$ = (): Observable<{ value: FileLine | M; position: FilePosition }> =>
-            fileLines(path, { ...read, gate, offsets: true, startAt: seek }).pipe(
-              // The value is the line as `fileLines` gives it without offsets: the offset is the position's.
-              map(({ text, source, lineNumber, endOffset }) => ({ value: { text, source, lineNumber } as FileLine | M, position: { file, line: lineNumber, offset: endOffset } })),
-            );
-          const lines = seek === undefined ? read$() : concat(defer(() => checkLineStart(path, seek.byteOffset)).pipe(ignoreElements()), defer(read$));
-          const rest = i === 0 && skip > 0 && seek === undefined ? lines.pipe(filter((p) => p.position.line > skip)) : lines;
-          return marks ? concat(rest, of({ value: endOfFile as M, position: { file: file + 1, line: 0 } })) : rest;
-        }),
-        EMPTY,
-      );
+      if (first === list.length) return EMPTY;
+      const files = list.slice(first);
+      // A plain file is entered at its offset; one without (gzip) is read again and its first lines dropped.
+      const seek = skip > 0 && after?.offset !== undefined ? { byteOffset: after.offset, lineNumber: skip } : undefined;
+      const lines = readLines<{ value: FileLine | M; position: FilePosition }>(files, { ...read, gate, offsets: true, startAt: seek, skipLines: seek === undefined ? skip : 0 }, {
+        // The value is the line as `fileLines` gives it without offsets: the offset is the position's.
+        line: (text, source, lineNumber, offset, i) => ({ value: { text, source, lineNumber }, position: { file: first + i, line: lineNumber, offset } }),
+        endOfFile: marks ? (i) => ({ value: endOfFile as M, position: { file: first + i + 1, line: 0 } }) : undefined,
+      });
+      return seek === undefined ? lines : afterCheck(() => checkLineStart(files[0], seek.byteOffset), lines);
     },
     describe: (position) => (position.file >= list.length ? 'end of input' : `${list[position.file]}:${position.line}`),
   };
+}
+
+/**
+ * `source` once `check` has resolved (its rejection is the error instead). The subscriber is
+ * handed to `source` itself, as `defer` does, so the lines pass no step of their own.
+ */
+function afterCheck<T>(check: () => Promise<void>, source: Observable<T>): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    check().then(
+      () => {
+        if (!subscriber.closed) source.subscribe(subscriber);
+      },
+      (error: unknown) => subscriber.error(error),
+    );
+  });
 }
 
 /**

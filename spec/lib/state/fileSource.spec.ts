@@ -75,4 +75,20 @@ describe('positionedFileLines', () => {
     // As positions were before they carried offsets.
     expect(texts(await readAfter(source, { file: 1, line: 1 }))).toEqual(['five']);
   });
+
+  it('resumed after any position of a run over several files, markers and a gzip file among them, reads exactly the rest of that run', async () => {
+    const files = [
+      write('a.log', 'a1\na2\n'),
+      write('b.log.gz', gzipSync('b1\nb2\nb3')),
+      write('empty.log', ''),
+      write('c.log', 'c1\r\nc2\n'),
+    ];
+    const source = positionedFileLines(files, { endOfFile: 'EOF' });
+    const whole = await readAfter(source);
+    expect(texts(whole)).toEqual(['a1', 'a2', 'EOF', 'b1', 'b2', 'b3', 'EOF', 'EOF', 'c1', 'c2', 'EOF']);
+    for (let i = 0; i < whole.length; i++) {
+      const rest = await readAfter(source, whole[i].position);
+      expect({ after: i, rest }).toEqual({ after: i, rest: whole.slice(i + 1) });
+    }
+  });
 });
