@@ -124,10 +124,10 @@ export interface FileLinesWithMarkers<M> extends FileLinesOptions {
 export function fileLines<M>(paths: string | readonly string[], options: FileLinesWithMarkers<M>): Observable<FileLine | M>;
 export function fileLines(paths: string | readonly string[], options?: FileLinesOptions): Observable<FileLine>;
 export function fileLines<M>(paths: string | readonly string[], options: FileLinesOptions | FileLinesWithMarkers<M> = {}): Observable<FileLine | M> {
-  const endOfFile = 'endOfFile' in options ? options.endOfFile : undefined;
+  const marker = 'endOfFile' in options ? { value: options.endOfFile } : undefined;
   return readLines<FileLine | M>(typeof paths === 'string' ? [paths] : paths, options, {
     line: (text, source, lineNumber, endOffset) => (endOffset === undefined ? { text, source, lineNumber } : { text, source, lineNumber, endOffset }),
-    endOfFile: 'endOfFile' in options ? () => endOfFile as M : undefined,
+    endOfFile: marker && (() => marker.value),
   });
 }
 
