@@ -96,9 +96,12 @@ export class UnreadableFiles {
     this.of(source).lines += 1;
   }
 
-  /** The file's lines so far, as a reader counts them (`FileProgress.linesRead`), in place of a call per line. */
-  linesRead(source: string, lines: number): void {
-    this.of(source).lines = lines;
+  /**
+   * A read of the file has finished with `lines` lines (`FileProgress` with `done`), in place of a
+   * call per line. A file whose read did not finish (the run was stopped) is never warned about.
+   */
+  fileRead(source: string, lines: number): void {
+    this.of(source).lines += lines;
   }
 
   unreadable(source: string): void {
@@ -107,7 +110,8 @@ export class UnreadableFiles {
 
   /** `rivulet: warning: FILE: none of its N lines could be read as WHAT (LIKELY CAUSE)`, for each such file in `files`. */
   warn(files: readonly string[], write: (line: string) => void, what: string, likelyCause: string): void {
-    for (const file of files) {
+    // Once for a file listed twice; its count is then that of both reads.
+    for (const file of new Set(files)) {
       const count = this.counts.get(file);
       if (count === undefined || count.lines === 0 || count.unreadable < count.lines) continue;
       write(`rivulet: warning: ${file}: none of its ${count.lines} line${count.lines === 1 ? '' : 's'} could be read as ${what} (${likelyCause})\n`);

@@ -141,7 +141,8 @@ export function countProgress(io: CliIo, label: string, files: readonly string[]
   if (!io.interactive) return undefined;
   const total = totalBytes(files);
   const across = bytesAcross();
-  const linesAcross = new Map<string, number>();
+  /** Lines of the reads that have finished; the one under way adds its own. */
+  let linesDone = 0;
   let bytesRead = 0;
   let current = '';
   let lines = 0;
@@ -160,8 +161,8 @@ export function countProgress(io: CliIo, label: string, files: readonly string[]
     file(p) {
       bytesRead = across(p);
       current = p.source.split(/[\\/]/).pop() ?? p.source;
-      lines += p.linesRead - (linesAcross.get(p.source) ?? 0);
-      linesAcross.set(p.source, p.linesRead);
+      lines = linesDone + p.linesRead;
+      if (p.done) linesDone = lines;
       progress.update(Math.round(fraction() * STEPS));
     },
     day() {

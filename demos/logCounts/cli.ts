@@ -161,7 +161,7 @@ function checkpointed(files: string[], flags: LogCountsFlags, eventTime: LogCoun
  */
 function linesOf(files: string[], gate: FlowGate, perFile: UnreadableFiles, progress?: CountProgress): Observable<LogInput> {
   const read = (p: FileProgress) => {
-    perFile.linesRead(p.source, p.linesRead);
+    if (p.done) perFile.fileRead(p.source, p.linesRead);
     progress?.file(p);
   };
   return fileLines(files, { gate, progress: { next: read }, endOfFile: END_OF_DAY });

@@ -25,16 +25,21 @@ export interface FileLine {
   endOffset?: number;
 }
 
-/** How far the current file has been read, in bytes on disk (compressed bytes for `.gz`). */
+/**
+ * How far the current file has been read: bytes on disk (compressed bytes for `.gz`) and lines.
+ * A path listed twice is read twice, each read with events of its own from 0.
+ */
 export interface FileProgress {
   source: string;
   bytesRead: number;
   totalBytes: number;
   /**
    * Lines cut from the file so far, skipped ones included (from `startAt`'s line number on): the
-   * line number reached. A file's last event comes after its last line, so it holds the file's count.
+   * line number reached. Until `done`, the lines of the chunk just read are not yet in it.
    */
   linesRead: number;
+  /** True on the one event after the file's last line (an empty file has that event only): `linesRead` is then the file's count. */
+  done: boolean;
 }
 
 export interface FileLinesOptions {
@@ -45,9 +50,10 @@ export interface FileLinesOptions {
   gate?: FlowGate;
   /**
    * Told after every chunk is read (64 KiB by default; compressed bytes for gzip), before its
-   * lines are cut, and once more after a file's last line unless nothing has changed since, with
-   * `bytesRead === totalBytes`. Only `next` is called: one observer may watch several sources.
-   * A count of lines per file costs a call per chunk here, where a `tap` costs one per line.
+   * lines are cut, and once more after a file's last line, with `done` and `bytesRead ===
+   * totalBytes`; a failed or unsubscribed read has no `done` event. Only `next` is called: one
+   * observer may watch several sources. A count of lines per file costs a call per chunk here,
+   * where a `tap` costs one per line.
    */
   progress?: Partial<Observer<FileProgress>>;
   /**
@@ -203,16 +209,9 @@ export function readLines<V>(paths: readonly string[], options: FileLinesOptions
       const withOffsets = offsets === true && !gzip;
       let bytesRead = from?.byteOffset ?? 0;
       let lineNumber = from?.lineNumber ?? 0;
-      let reportedBytes = bytesRead;
-      let reportedLines = lineNumber;
-      const report = () => {
-        reportedBytes = bytesRead;
-        reportedLines = lineNumber;
-        progress?.next?.({ source: path, bytesRead, totalBytes, linesRead: lineNumber });
-      };
       const readFromDisk = (chunk: Buffer) => {
         bytesRead += chunk.length;
-        report();
+        progress?.next?.({ source: path, bytesRead, totalBytes, linesRead: lineNumber, done: false });
       };
 
       const fileIndex = index - 1;
@@ -234,10 +233,7 @@ export function readLines<V>(paths: readonly string[], options: FileLinesOptions
         if (closed) return;
         splitter.end();
         if (closed) return;
-        if (progress?.next) {
-          bytesRead = totalBytes;
-          if (reportedBytes !== bytesRead || reportedLines !== lineNumber) report();
-        }
+        progress?.next?.({ source: path, bytesRead: totalBytes, totalBytes, linesRead: lineNumber, done: true });
         reading = undefined;
         if (endOfFile !== undefined) subscriber.next(endOfFile(fileIndex));
         openNext();

@@ -1,7 +1,7 @@
 /**
- * `fileLines` as a {@link PositionedSource}: each line's position is its file (by index in the
- * list), line number and, in a plain file, byte offset, so a resumed run reopens the list after
- * the last line processed.
+ * Lines of files as a {@link PositionedSource}, read as `fileLines` reads them: each line's
+ * position is its file (by index in the list), line number and, in a plain file, byte offset, so
+ * a resumed run reopens the list after the last line processed.
  */
 import { open as openFile } from 'node:fs/promises';
 import { EMPTY, Observable } from 'rxjs';
@@ -50,6 +50,9 @@ export function positionedFileLines<M = never>(paths: readonly string[], options
       const files = list.slice(first);
       // A plain file is entered at its offset; one without (gzip) is read again and its first lines dropped.
       const seek = skip > 0 && after?.offset !== undefined ? { byteOffset: after.offset, lineNumber: skip } : undefined;
+      if (seek !== undefined && files[0].endsWith('.gz')) {
+        throw new RivuletError('ERR_CHECKPOINT_INCOMPATIBLE', `positionedFileLines: the position has a byte offset in ${files[0]}, a compressed file, which only a plain one can have`);
+      }
       const lines = readLines<{ value: FileLine | M; position: FilePosition }>(files, { ...read, gate, offsets: true, startAt: seek, skipLines: seek === undefined ? skip : 0 }, {
         // The value is the line as `fileLines` gives it without offsets: the offset is the position's.
         line: (text, source, lineNumber, offset, i) => ({ value: { text, source, lineNumber }, position: { file: first + i, line: lineNumber, offset } }),

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,5 +142,20 @@ describe('an input none of whose lines could be read', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     // The sample's truncated line was dead-lettered: some lines failed, not all.
     expect(readFileSync(join(dir, 'dead.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('counts each read of a file listed twice: one that is mostly unreadable is not warned about, an unreadable one once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rivulet-cli-errors-'));
+    tempDirs.push(dir);
+    // 2 access log lines after 26 JSON events: more than one 64 KiB read.
+    const logLines = readFileSync(WALLAROO_DAYS[0], 'utf8').split('\n').slice(0, 2);
+    const events = readFileSync(PINOT_EVENTS_SAMPLE, 'utf8').trimEnd().split('\n');
+    const mostly = join(dir, 'mostly-unreadable.log');
+    writeFileSync(mostly, [...events, ...logLines].join('\n') + '\n');
+    expect(await runCliExit(['log-counts', mostly, mostly])).toMatchObject({ code: 0, stderr: '' });
+    const { code, stderr } = await runCliExit(['log-counts', PINOT_EVENTS_SAMPLE, PINOT_EVENTS_SAMPLE]);
+    expect(code).toBe(0);
+    expect(stderr.match(/rivulet: warning: /g)).toHaveLength(1);
+    expect(stderr).toContain(`${PINOT_EVENTS_SAMPLE}: none of its ${2 * lineCount(PINOT_EVENTS_SAMPLE)} lines could be read`);
   });
 });

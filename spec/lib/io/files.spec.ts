@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { concat, firstValueFrom, lastValueFrom, of, Subject, take, tap, toArray } from 'rxjs';
-import { FileLine, fileLines, FileProgress, FlowGate, RivuletError } from 'rivulet';
+import { FileLine, fileLines, FileProgress, FlowGate, jsonMemberFilter, RivuletError } from 'rivulet';
 import { GH_ARCHIVE_HOURS, WALLAROO_DAYS } from '../../support/data';
 
 const DAY_6 = WALLAROO_DAYS[5];
@@ -73,7 +73,8 @@ describe('fileLines', () => {
     const totalBytes = readFileSync(GH_HOUR_0).length;
     expect(progress.length).toBeGreaterThan(10);
     expect(progress.every((p) => p.totalBytes === totalBytes && p.source === GH_HOUR_0)).toBe(true);
-    expect(progress[progress.length - 1]).toEqual({ source: GH_HOUR_0, bytesRead: totalBytes, totalBytes, linesRead: 7702 });
+    expect(progress[progress.length - 1]).toEqual({ source: GH_HOUR_0, bytesRead: totalBytes, totalBytes, linesRead: 7702, done: true });
+    expect(progress.slice(0, -1).every((p) => !p.done)).toBe(true);
     // Each read moves on; the event after the last line says only how many lines there were.
     for (let i = 1; i < progress.length - 1; i++) expect(progress[i].bytesRead).toBeGreaterThan(progress[i - 1].bytesRead);
     for (let i = 1; i < progress.length; i++) expect(progress[i].linesRead).toBeGreaterThanOrEqual(progress[i - 1].linesRead);
@@ -100,20 +101,36 @@ describe('fileLines', () => {
     expect(ofB).toEqual([...ofB].sort((x, y) => x - y));
   });
 
-  it('counts progress lines from startAt on; an empty file has no progress to tell', async () => {
+  it('counts progress lines from startAt on; an empty file has its done event only', async () => {
     const file = write('count-resume.log', 'one\ntwo\nthree\n');
     const seen: FileProgress[] = [];
     await lastValueFrom(fileLines(file, { startAt: { byteOffset: 4, lineNumber: 1 }, progress: { next: (p) => seen.push(p) } }).pipe(toArray()));
     expect(seen).toEqual([
-      { source: file, bytesRead: 14, totalBytes: 14, linesRead: 1 },
-      { source: file, bytesRead: 14, totalBytes: 14, linesRead: 3 },
+      { source: file, bytesRead: 14, totalBytes: 14, linesRead: 1, done: false },
+      { source: file, bytesRead: 14, totalBytes: 14, linesRead: 3, done: true },
     ]);
     const whole: FileProgress[] = [];
     await lastValueFrom(fileLines(file, { progress: { next: (p) => whole.push(p) } }).pipe(toArray()));
     expect(whole.map((p) => p.linesRead)).toEqual([0, 3]);
+    const empty = write('count-empty.log', '');
     const none: FileProgress[] = [];
-    await lastValueFrom(fileLines(write('count-empty.log', ''), { progress: { next: (p) => none.push(p) } }).pipe(toArray()));
-    expect(none).toEqual([]);
+    await lastValueFrom(fileLines(empty, { progress: { next: (p) => none.push(p) } }).pipe(toArray()));
+    expect(none).toEqual([{ source: empty, bytesRead: 0, totalBytes: 0, linesRead: 0, done: true }]);
+  });
+
+  it('counts the lines a byte filter skips, gives each read of a path listed twice its own count, and no done event to a failed read', async () => {
+    const events = write('count-events.json', ['{"type":"WatchEvent"}', '{"type":"PushEvent"}', '{"type":"PushEvent"}', '{"type":"WatchEvent"}'].join('\n') + '\n');
+    const done: string[] = [];
+    const kept = await lastValueFrom(
+      fileLines([events, events], { accept: jsonMemberFilter('type', new Set(['WatchEvent'])), progress: { next: (p) => p.done && done.push(`${p.source}:${p.linesRead}`) } }).pipe(toArray()),
+    );
+    expect(kept.map((l) => l.lineNumber)).toEqual([1, 4, 1, 4]);
+    expect(done).toEqual([`${events}:4`, `${events}:4`]);
+    const corrupt = write('count-corrupt.log.gz', gzipSync('one\ntwo\n').subarray(0, 12));
+    const seen: FileProgress[] = [];
+    await expect(lastValueFrom(fileLines(corrupt, { progress: { next: (p) => seen.push(p) } }))).rejects.toMatchObject({ code: 'ERR_FILE' });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.some((p) => p.done)).toBe(false);
   });
 
   it('reads concatenated gzip members and skips a byte order mark', async () => {

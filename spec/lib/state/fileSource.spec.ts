@@ -74,6 +74,8 @@ describe('positionedFileLines', () => {
     expect(texts(await readAfter(source, first[1].position))).toEqual(['three', 'four', 'five']);
     // As positions were before they carried offsets.
     expect(texts(await readAfter(source, { file: 1, line: 1 }))).toEqual(['five']);
+    // A byte offset is a plain file's: one given for a compressed file does not belong to it.
+    expect(() => source.open({ file: 0, line: 2, offset: 8 }, new FlowGate())).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining(gz) }));
   });
 
   it('resumed after any position of a run over several files, markers and a gzip file among them, reads exactly the rest of that run', async () => {
