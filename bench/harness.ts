@@ -14,42 +14,49 @@ export interface Measured<R> extends Timing {
   result: R;
 }
 
-/** Runs `fn` `warmups` times untimed, then `runs` times timed (a GC before each, when exposed). */
-export async function measure<R>(fn: () => Promise<R> | R, runs: number, warmups = 1): Promise<Measured<R>> {
-  let result: R | undefined;
-  for (let i = 0; i < warmups; i++) result = await fn();
-  const runsSeconds: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    collectGarbage();
-    const start = process.hrtime.bigint();
-    result = await fn();
-    runsSeconds.push(Number(process.hrtime.bigint() - start) / 1e9);
-  }
-  const sorted = [...runsSeconds].sort((a, b) => a - b);
-  return { runsSeconds, bestSeconds: sorted[0], medianSeconds: sorted[Math.floor((sorted.length - 1) / 2)], result: result as R };
-}
-
 /**
- * Like {@link measure} for several variants at once, in rounds (a, b, c, a, b, c, ...): on a
- * shared machine, load and JIT state then weigh on every variant alike instead of on whichever
- * ran during a busy minute.
+ * Times several variants in rounds, after one untimed warm-up run of each (a GC before every
+ * timed run, when exposed). Each round runs every variant once, forward in even rounds and
+ * backward in odd ones (a, b, c, c, b, a, ...): on a shared machine, load and JIT state then
+ * weigh on every variant alike instead of on whichever ran during a busy minute, and no variant
+ * always runs first.
  */
 export async function measureRounds<R>(fns: ReadonlyArray<() => Promise<R> | R>, runs: number): Promise<Measured<R>[]> {
   const results: (R | undefined)[] = [];
   for (let v = 0; v < fns.length; v++) results[v] = await fns[v](); // warm-up
   const times: number[][] = fns.map(() => []);
+  const forward = fns.map((_, v) => v);
+  const backward = [...forward].reverse();
   for (let i = 0; i < runs; i++) {
-    for (let v = 0; v < fns.length; v++) {
+    for (const v of i % 2 === 0 ? forward : backward) {
       collectGarbage();
       const start = process.hrtime.bigint();
       results[v] = await fns[v]();
       times[v].push(Number(process.hrtime.bigint() - start) / 1e9);
     }
   }
-  return fns.map((_, v) => {
-    const sorted = [...times[v]].sort((a, b) => a - b);
-    return { runsSeconds: times[v], bestSeconds: sorted[0], medianSeconds: sorted[Math.floor((sorted.length - 1) / 2)], result: results[v] as R };
-  });
+  return fns.map((_, v) => ({ ...summary(times[v]), result: results[v] as R }));
+}
+
+/**
+ * How many times the throughput of `a` is that of `b`, both timed by one {@link measureRounds}:
+ * the median over the rounds of each round's ratio. A round's runs lie seconds apart, so a
+ * machine whose speed drifts over minutes weighs on both sides of each ratio alike, where the
+ * ratio of the two medians can pair a fast minute of one with a slow minute of the other.
+ */
+export function roundsRatio(a: Timing, b: Timing, eventsA = 1, eventsB = eventsA): number {
+  if (a.runsSeconds.length !== b.runsSeconds.length) throw new Error('roundsRatio: the timings are not from the same rounds');
+  return median(a.runsSeconds.map((seconds, i) => (eventsA / seconds) / (eventsB / b.runsSeconds[i])));
+}
+
+function summary(runsSeconds: number[]): Timing {
+  const sorted = [...runsSeconds].sort((x, y) => x - y);
+  return { runsSeconds, bestSeconds: sorted[0], medianSeconds: median(runsSeconds) };
+}
+
+/** The middle value (the lower middle of an even count). */
+function median(values: readonly number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor((values.length - 1) / 2)];
 }
 
 export function collectGarbage(): void {

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: rivulet against the baselines a user would otherwise write, in one run.
  * Prints a table and writes bench/results.json. Set BENCH_RUNS to change the timed runs per
- * variant (default 3, after one warm-up, variants taking turns); the figure used is the median
- * run, so one lucky or unlucky run on a shared machine does not decide a ratio; the best is kept.
+ * variant (default 3, after one warm-up, in rounds of one run of each variant). A row's time and
+ * throughput are its median run; its ratio to the baseline is the median of the rounds' ratios,
+ * so one lucky or unlucky run on a shared machine decides neither; the best run is kept too.
  * BENCH_ONLY=logs,stars,memory,tcp,floods,checkpoints,workers (or the names as arguments: `node
  * dist-bench/bench/run.js floods`) runs only the named parts; the table then has only those, and
  * bench/results.json is left as the last full run wrote it. The floods part writes its own
@@ -17,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../demos/packageRoot';
-import { assertSame, Measured, measureRounds } from './harness';
+import { assertSame, Measured, measureRounds, roundsRatio } from './harness';
 import { archiveInputs, CACHE_DIR, eventInputs, logInputs, logOneFile } from './inputs';
 import * as logs from './logCountsBench';
 import * as stars from './starLeadersBench';
@@ -41,7 +42,10 @@ interface Row {
   bestSeconds: number;
   medianSeconds: number;
   eventsPerSecond: number;
-  /** Throughput relative to the hand-written loop (or raw socket loop). */
+  /**
+   * Throughput relative to the hand-written loop: the median over the rounds of each round's
+   * ratio. The TCP rows: the best run's throughput relative to the raw socket loop's best.
+   */
   vsBaseline?: number;
   note?: string;
 }
@@ -61,8 +65,10 @@ function log(message: string): void {
   process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
 }
 
-function row(benchmark: string, variant: string, events: number, m: Measured<unknown>): Row {
+/** A row of the table; with `baseline` (timed in the same rounds), its ratio to that. */
+function row(benchmark: string, variant: string, events: number, m: Measured<unknown>, baseline?: Measured<unknown>): Row {
   const r: Row = { benchmark, variant, events, bestSeconds: m.bestSeconds, medianSeconds: m.medianSeconds, eventsPerSecond: events / m.medianSeconds };
+  if (baseline !== undefined) r.vsBaseline = roundsRatio(m, baseline);
   rows.push(r);
   log(`${benchmark} / ${variant}: ${fmt(r.eventsPerSecond)} events/s (runs ${m.runsSeconds.map((s) => s.toFixed(2)).join(', ')} s)`);
   return r;
@@ -79,13 +85,13 @@ async function threeWay<R>(
   variants: { rivulet: () => Promise<R> | R; plain: () => Promise<R> | R; loop: () => Promise<R> | R },
   same: (r: R) => unknown,
 ): Promise<{ rivulet: Row; plain: Row; loop: Row }> {
-  const [mr, mp, ml] = await measureRounds([variants.rivulet, variants.plain, variants.loop], RUNS);
+  // rivulet and the loop side by side in every round, plain RxJS first or last.
+  const [mr, ml, mp] = await measureRounds([variants.rivulet, variants.loop, variants.plain], RUNS);
   assertSame(benchmark, same(mr.result), same(mp.result), 'plain RxJS');
   assertSame(benchmark, same(mr.result), same(ml.result), 'hand-written loop');
-  const r = row(benchmark, 'rivulet', events, mr);
-  const p = row(benchmark, 'plain RxJS', events, mp);
-  const l = row(benchmark, 'hand-written loop', events, ml);
-  for (const x of [r, p, l]) x.vsBaseline = x.eventsPerSecond / l.eventsPerSecond;
+  const r = row(benchmark, 'rivulet', events, mr, ml);
+  const p = row(benchmark, 'plain RxJS', events, mp, ml);
+  const l = row(benchmark, 'hand-written loop', events, ml, ml);
   return { rivulet: r, plain: p, loop: l };
 }
 
@@ -134,10 +140,8 @@ async function commandAgainstScript(benchmark: string, events: number, command: 
       return { ...rest, counts: Object.entries(counts).sort() };
     });
   assertSame(benchmark, reports(mr.result), reports(ml.result), 'hand-written loop');
-  const r = row(benchmark, 'rivulet', events, mr);
-  const l = row(benchmark, 'hand-written loop', events, ml);
-  r.vsBaseline = r.eventsPerSecond / l.eventsPerSecond;
-  l.vsBaseline = 1;
+  const r = row(benchmark, 'rivulet', events, mr, ml);
+  const l = row(benchmark, 'hand-written loop', events, ml, ml);
   return { rivulet: r, loop: l };
 }
 
@@ -169,25 +173,24 @@ async function starLeaders(): Promise<string[]> {
   }, same);
   target('star-leaders files: rivulet / loop', files.rivulet.vsBaseline!, '>= 2.0', files.rivulet.vsBaseline! >= 2);
 
-  // Scaling: the same events over 1x, 4x and 16x distinct repositories.
-  let base: Row | undefined;
-  for (const copies of [1, 4, 16]) {
-    const scaled = copies === 1 ? input : eventInputs(copies, false);
-    const light = () => new stars.LeadersConsumer(false);
+  // Scaling: the same events over 1x, 4x and 16x distinct repositories, all in the same rounds.
+  const scales = [1, 4, 16].map((copies) => ({ copies, input: copies === 1 ? input : eventInputs(copies, false) }));
+  const light = () => new stars.LeadersConsumer(false);
+  const measured = await measureRounds<stars.LeadersResult>(
+    scales.flatMap(({ input: scaled }) => [() => stars.rivuletMemory(scaled.memory, light()), () => stars.loopMemory(scaled.memory, light())]),
+    RUNS,
+  );
+  const [base, baseEvents] = [measured[0], scales[0].input.events];
+  scales.forEach(({ copies, input: scaled }, i) => {
+    const [mr, ml] = [measured[2 * i], measured[2 * i + 1]];
     const name = `star-leaders scaling ${copies}x (${scaled.repos} repos)`;
-    const [mr, ml] = await measureRounds<stars.LeadersResult>([() => stars.rivuletMemory(scaled.memory, light()), () => stars.loopMemory(scaled.memory, light())], RUNS);
     assertSame(name, mr.result, ml.result, 'hand-written loop');
-    const r = row(name, 'rivulet', scaled.events, mr);
-    const l = row(name, 'hand-written loop', scaled.events, ml);
-    r.vsBaseline = r.eventsPerSecond / l.eventsPerSecond;
-    l.vsBaseline = 1;
-    base ??= r;
-    r.note = `${(r.eventsPerSecond / base.eventsPerSecond).toFixed(2)} of 1x`;
-    if (copies > 1) {
-      const kept = r.eventsPerSecond / base.eventsPerSecond;
-      target(`star-leaders ${copies}x repos: throughput / 1x`, kept, '>= 0.9', kept >= 0.9);
-    }
-  }
+    const r = row(name, 'rivulet', scaled.events, mr, ml);
+    row(name, 'hand-written loop', scaled.events, ml, ml);
+    const kept = roundsRatio(mr, base, scaled.events, baseEvents);
+    r.note = `${kept.toFixed(2)} of 1x`;
+    if (copies > 1) target(`star-leaders ${copies}x repos: throughput / 1x`, kept, '>= 0.9', kept >= 0.9);
+  });
   return input.files;
 }
 
