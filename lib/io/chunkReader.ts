@@ -1,5 +1,5 @@
 /**
- * Reads a plain file in chunks with the next read already under way while the current chunk is
+ * Reads a plain file in chunks with the next reads already under way while the current chunk is
  * handled. A `fs.ReadStream` asks for its next chunk only after the 'data' handler has returned,
  * so a process that cuts and filters lines waits for every read in turn; here the disk (the
  * thread pool) and the handler work at the same time. Internal to lib/io.
@@ -17,22 +17,37 @@ export interface ChunkReaderEvents {
   closed?(): void;
 }
 
+/** One read of the file, issued in file order; it may complete before the reads issued earlier. */
+interface Read {
+  readonly position: number;
+  /** undefined while in flight; null for the end (no bytes at `position`). */
+  bytes: Buffer | null | undefined;
+  /** Dropped unread: a short read before it meant it was issued at the wrong position. */
+  dropped: boolean;
+}
+
 /**
  * Reads `readBytes` at a time and hands them on in pieces of `chunkBytes`: few, large reads keep
  * the thread pool's round trips off the hot path, while pieces small enough to stay in the CPU's
- * cache keep the decoding and line cutting quick. At most two reads' worth exists at a time: the
- * one being handed on and the next (read, or waiting while paused). Nothing is delivered after
- * {@link destroy}; the file is closed once no read is in flight on it, so the descriptor is never
- * reused under a pending read.
+ * cache keep the decoding and line cutting quick. Up to `readsAhead` reads run or wait ahead of
+ * the one being handed on, so a read that is slow to come back (a page-cache copy on a busy
+ * machine can take a millisecond) is still hidden behind the handling of the ones before it; at
+ * most `readsAhead + 1` reads' worth exists at a time, paused or not. Reads are positional, so
+ * several can be in flight on one descriptor; they are handed on in file order, and a short read
+ * (the end, or a file that has grown since) drops the reads issued after it and reads on from
+ * where it ended. Nothing is delivered after {@link destroy}; the file is closed once no read is
+ * in flight on it, so the descriptor is never reused under a pending read.
  */
 export class ChunkReader {
   private fd: number | undefined;
+  /** Where the next read to issue starts. */
   private position: number;
-  private reading = false;
+  /** Reads issued and not yet back (the open counts as one): the file closes only at 0. */
+  private inFlight = 0;
+  /** Reads issued and not yet handed on, in file order. */
+  private readonly ahead: Read[] = [];
   /** What is left to hand on of the current read. */
   private queue: Buffer | undefined;
-  /** The next read, done while the current one was handed on or while paused (null: the end). */
-  private arrived: Buffer | null | undefined;
   private paused = false;
   private pumping = false;
   private done = false;
@@ -43,11 +58,12 @@ export class ChunkReader {
     private readonly readBytes: number,
     start: number,
     private readonly on: ChunkReaderEvents,
+    private readonly readsAhead = 2,
   ) {
     this.position = start;
-    this.reading = true; // the open counts as a read in flight: destroy waits for it
+    this.inFlight = 1; // the open: destroy waits for it
     open(path, 'r', (err, fd) => {
-      this.reading = false;
+      this.inFlight -= 1;
       if (this.done) {
         if (err) this.on.closed?.();
         else close(fd, () => this.on.closed?.());
@@ -59,7 +75,7 @@ export class ChunkReader {
         return;
       }
       this.fd = fd;
-      this.readNext();
+      this.readAhead();
     });
   }
 
@@ -76,23 +92,31 @@ export class ChunkReader {
   /** Stops at once: no further events. */
   destroy(): void {
     if (this.done) return;
-    this.done = true;
-    this.queue = this.arrived = undefined;
-    if (!this.reading) this.closeFd();
+    this.stop();
   }
 
-  private readNext(): void {
-    if (this.reading || this.done || this.fd === undefined || this.arrived !== undefined) return;
-    this.reading = true;
-    const buffer = Buffer.allocUnsafe(this.readBytes);
-    read(this.fd, buffer, 0, this.readBytes, this.position, (err, bytesRead) => {
-      this.reading = false;
-      if (this.done) return this.closeFd();
-      if (err) return this.fail(err);
-      this.position += bytesRead;
-      this.arrived = bytesRead === 0 ? null : bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-      this.pump();
-    });
+  /** Issues reads until `readsAhead` are running or waiting to be handed on. */
+  private readAhead(): void {
+    const fd = this.fd;
+    if (this.done || fd === undefined) return;
+    while (this.ahead.length < this.readsAhead) {
+      const next: Read = { position: this.position, bytes: undefined, dropped: false };
+      this.position += this.readBytes;
+      this.ahead.push(next);
+      this.inFlight += 1;
+      const buffer = Buffer.allocUnsafe(this.readBytes);
+      read(fd, buffer, 0, this.readBytes, next.position, (err, bytesRead) => {
+        this.inFlight -= 1;
+        if (this.done) {
+          if (this.inFlight === 0) this.closeFd();
+          return;
+        }
+        if (next.dropped) return;
+        if (err) return this.fail(err);
+        next.bytes = bytesRead === 0 ? null : bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+        this.pump();
+      });
+    }
   }
 
   /** Hands on pieces until paused, stopped or out of bytes; a handler that resumes re-enters here and returns. */
@@ -103,18 +127,21 @@ export class ChunkReader {
       while (!this.done && !this.paused) {
         let queue = this.queue;
         if (queue === undefined) {
-          const arrived = this.arrived;
-          if (arrived === undefined) {
-            this.readNext();
-            return;
-          }
-          if (arrived === null) {
+          const first = this.ahead[0];
+          if (first === undefined || first.bytes === undefined) return;
+          this.ahead.shift();
+          if (first.bytes === null) {
             this.finish();
             return;
           }
-          queue = arrived;
-          this.arrived = undefined;
-          this.readNext(); // the next read runs while this one is handed on
+          queue = first.bytes;
+          if (queue.length < this.readBytes) {
+            // The reads after a short one assumed a full one: read on from where it ended.
+            for (const dropped of this.ahead) dropped.dropped = true;
+            this.ahead.length = 0;
+            this.position = first.position + queue.length;
+          }
+          this.readAhead(); // the next reads run while this one is handed on
         }
         const size = this.chunkBytes;
         this.queue = queue.length > size ? queue.subarray(size) : undefined;
@@ -126,16 +153,21 @@ export class ChunkReader {
   }
 
   private finish(): void {
-    this.done = true;
-    this.closeFd();
+    this.stop();
     this.on.end();
   }
 
   private fail(err: Error): void {
-    this.done = true;
-    this.queue = this.arrived = undefined;
-    this.closeFd();
+    this.stop();
     this.on.error(err);
+  }
+
+  /** No more events; the file closes now, or when the last read in flight is back. */
+  private stop(): void {
+    this.done = true;
+    this.queue = undefined;
+    this.ahead.length = 0;
+    if (this.inFlight === 0) this.closeFd();
   }
 
   private closeFd(): void {

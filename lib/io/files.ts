@@ -44,8 +44,8 @@ export interface FileProgress {
 
 export interface FileLinesOptions {
   /**
-   * While paused, the file is not read (memory stays bounded by two reads: the one being cut into
-   * lines and the one read ahead).
+   * While paused, the file is not read further (memory stays bounded by three reads of a plain
+   * file: the one being cut into lines and the two read ahead).
    */
   gate?: FlowGate;
   /**
@@ -90,9 +90,9 @@ export interface FileLinesWithMarkers<M> extends FileLinesOptions {
  * Reads files line by line, in the given order, as an Observable of {@link FileLine}.
  *
  * Like `readline` over a chain of `fs.createReadStream`s, but lazy, cancellable and paced by a
- * {@link FlowGate}: nothing is opened until subscription, and at most two reads are in memory at
- * a time (a plain file's next read is under way while the current one is cut into lines, so the
- * disk and the pipeline work at once). Files whose name ends in `.gz` are gunzipped
+ * {@link FlowGate}: nothing is opened until subscription, and at most three reads are in memory
+ * at a time (a plain file's next two reads are under way while the current one is cut into lines,
+ * so the disk and the pipeline work at once, and one slow read does not stall the pipeline). Files whose name ends in `.gz` are gunzipped
  * (concatenated gzip members included). Lines end at `\n`; a `\r` before it is dropped (CRLF
  * files); a last line without a newline is still emitted; a UTF-8 byte order mark at the start
  * of a file is skipped. Bytes that are not valid UTF-8 become U+FFFD (the replacement

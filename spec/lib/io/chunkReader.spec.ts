@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChunkReader, ChunkReaderEvents } from '../../../lib/io/chunkReader';
@@ -27,7 +27,7 @@ interface Run {
   reader: ChunkReader;
 }
 
-function run(path: string, chunkBytes: number, start = 0, onChunk?: (chunk: Buffer, r: Run) => void, readBytes = chunkBytes * 3): Run {
+function run(path: string, chunkBytes: number, start = 0, onChunk?: (chunk: Buffer, r: Run) => void, readBytes = chunkBytes * 3, readsAhead?: number): Run {
   let closed!: () => void;
   const r: Run = { chunks: [], ended: 0, errors: [], closed: new Promise((resolve) => (closed = resolve)), reader: undefined as never };
   const events: ChunkReaderEvents = {
@@ -39,7 +39,7 @@ function run(path: string, chunkBytes: number, start = 0, onChunk?: (chunk: Buff
     error: (err) => r.errors.push(err),
     closed,
   };
-  r.reader = new ChunkReader(path, chunkBytes, readBytes, start, events);
+  r.reader = new ChunkReader(path, chunkBytes, readBytes, start, events, readsAhead);
   return r;
 }
 
@@ -57,6 +57,31 @@ describe('ChunkReader', () => {
     expect(r.chunks.every((c) => c.length > 0 && c.length <= 8)).toBe(true);
     expect(r.chunks.length).toBe(Math.ceil(size / 8));
     expect([r.ended, r.errors]).toEqual([1, []]);
+  });
+
+  it.each([1, 3, 6])('with %i reads ahead, still delivers every file in order and ends once', async (readsAhead) => {
+    for (const size of [0, 5, 24, 25, 71, 72, 73, 500]) {
+      const { path, bytes } = fileOf(size);
+      const r = run(path, 8, 0, undefined, 24, readsAhead);
+      await r.closed;
+      expect([size, Buffer.concat(r.chunks).equals(bytes), r.ended, r.errors]).toEqual([size, true, 1, []]);
+    }
+  });
+
+  it('reads on after a short read, so bytes written to the file meanwhile are not lost to reads issued past its old end', async () => {
+    const { path, bytes } = fileOf(30);
+    // Reads of 24 at 0, 24 (6 bytes: short), 48 and 72 (nothing there yet) are issued or held while paused.
+    const r = run(path, 8, 0, (_chunk, self) => {
+      if (self.chunks.length === 1) self.reader.pause();
+    }, 24, 3);
+    await readElsewhere(path);
+    await readElsewhere(path);
+    const more = Buffer.from('appended while the reader was paused');
+    appendFileSync(path, more);
+    r.reader.resume();
+    await r.closed;
+    expect(Buffer.concat(r.chunks).toString('latin1')).toBe(Buffer.concat([bytes, more]).toString('latin1'));
+    expect(r.ended).toBe(1);
   });
 
   it('starts at the given offset', async () => {
