@@ -39,14 +39,15 @@ export async function measureRounds<R>(fns: ReadonlyArray<() => Promise<R> | R>,
 }
 
 /**
- * How many times the throughput of `a` is that of `b`, both timed by one {@link measureRounds}:
- * the median over the rounds of each round's ratio. A round's runs lie seconds apart, so a
- * machine whose speed drifts over minutes weighs on both sides of each ratio alike, where the
- * ratio of the two medians can pair a fast minute of one with a slow minute of the other.
+ * How many times the throughput of `a` is that of `b` on the same input, both timed by one
+ * {@link measureRounds}: the median over the rounds of each round's ratio. A round's runs lie
+ * seconds apart, so a machine whose speed drifts over minutes weighs on both sides of each ratio
+ * alike, where the ratio of the two medians can pair a fast minute of one with a slow minute of
+ * the other.
  */
-export function roundsRatio(a: Timing, b: Timing, eventsA = 1, eventsB = eventsA): number {
+export function roundsRatio(a: Timing, b: Timing): number {
   if (a.runsSeconds.length !== b.runsSeconds.length) throw new Error('roundsRatio: the timings are not from the same rounds');
-  return median(a.runsSeconds.map((seconds, i) => (eventsA / seconds) / (eventsB / b.runsSeconds[i])));
+  return median(a.runsSeconds.map((seconds, i) => b.runsSeconds[i] / seconds));
 }
 
 function summary(runsSeconds: number[]): Timing {
