@@ -2,7 +2,8 @@
  * Checkpoint overhead and restore time, on the bench inputs (31 days of GitHub events, 36 days of
  * access logs). Each application runs from its files through the CLI's own pipeline: once plainly
  * (fileLines -> pipeline -> file) and once on the checkpointing runner at the default interval
- * (1 s), alternating, best of BENCH_RUNS. Then the last checkpoint of a 30-day star-leaders run is
+ * (1 s), in rounds after a warm-up; seconds are median runs and the ratio the median of the
+ * rounds' ratios (as in run.ts). Then the last checkpoint of a 30-day star-leaders run is
  * decoded and restored into a freshly subscribed pipeline, timed; and the 36-day log as one file
  * is reopened just before its end, by the position's byte offset and by counting lines again.
  *
@@ -20,7 +21,7 @@ import {
 import { END_OF_DAY, logCounts } from '../demos/logCounts/logCounts';
 import { parseGitHubEvent } from '../demos/starLeaders/githubEvents';
 import { starLeaders } from '../demos/starLeaders/starLeaders';
-import { collectGarbage } from './harness';
+import { collectGarbage, Measured, measureRounds, roundsRatio } from './harness';
 import { eventInputs, logInputs, logOneFile } from './inputs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -77,20 +78,19 @@ async function checkpointed(files: string[], pipeline: OperatorFunction<FileLine
 }
 
 async function compare(name: string, files: string[], pipeline: () => OperatorFunction<FileLine | typeof END_OF_DAY, string>, markers: boolean, work: string): Promise<void> {
-  const best = { plain: Infinity, ckpt: Infinity };
-  let last: Timed | undefined;
-  for (let run = 0; run < RUNS; run++) {
-    collectGarbage();
-    best.plain = Math.min(best.plain, (await plain(files, pipeline(), join(work, `${name}-plain.out`), markers)).seconds);
-    collectGarbage();
-    last = await checkpointed(files, pipeline(), join(work, `${name}-ckpt.out`), join(work, `${name}-ckpt`), markers);
-    best.ckpt = Math.min(best.ckpt, last.seconds);
-  }
+  const [mp, mc] = await measureRounds<Timed>([
+    () => plain(files, pipeline(), join(work, `${name}-plain.out`), markers),
+    () => checkpointed(files, pipeline(), join(work, `${name}-ckpt.out`), join(work, `${name}-ckpt`), markers),
+  ], RUNS);
+  const last = mc.result;
+  const kept = roundsRatio(mc, mp);
+  const runs = (m: Measured<Timed>) => m.runsSeconds.map((t) => t.toFixed(2)).join(', ');
+  process.stderr.write(`${name}: runs without ${runs(mp)} s; with checkpoints ${runs(mc)} s\n`);
   const same = readFileSync(join(work, `${name}-plain.out`)).equals(readFileSync(join(work, `${name}-ckpt.out`)));
   console.log(
-    `${name.padEnd(14)} without ${best.plain.toFixed(2)} s, with checkpoints ${best.ckpt.toFixed(2)} s: ` +
-      `${(best.plain / best.ckpt).toFixed(2)} of the throughput (target >= 0.90); ${last!.checkpoints} checkpoints, ` +
-      `last ${(last!.bytes / 1024).toFixed(0)} KiB, slowest write ${last!.writeMs.toFixed(0)} ms; outputs identical: ${same}`,
+    `${name.padEnd(14)} without ${mp.medianSeconds.toFixed(2)} s, with checkpoints ${mc.medianSeconds.toFixed(2)} s: ` +
+      `${kept.toFixed(2)} of the throughput (target >= 0.90); ${last.checkpoints} checkpoints, ` +
+      `last ${(last.bytes / 1024).toFixed(0)} KiB, slowest write ${last.writeMs.toFixed(0)} ms; outputs identical: ${same}`,
   );
 }
 
