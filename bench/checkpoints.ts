@@ -36,26 +36,24 @@ const starPipeline = (): OperatorFunction<FileLine, string> =>
     map((out) => toJson(out)),
   );
 
-interface Timed {
-  seconds: number;
+/** What a run wrote in checkpoints (none for a plain run); measureRounds times the runs. */
+interface Checkpointing {
   checkpoints: number;
   bytes: number;
   writeMs: number;
 }
 
-async function plain(files: string[], pipeline: OperatorFunction<FileLine | typeof END_OF_DAY, string>, out: string, markers: boolean): Promise<Timed> {
-  const started = performance.now();
+async function plain(files: string[], pipeline: OperatorFunction<FileLine | typeof END_OF_DAY, string>, out: string, markers: boolean): Promise<Checkpointing> {
   const lines = markers
     ? positionedFileLines<typeof END_OF_DAY>(files, { endOfFile: END_OF_DAY }).open(undefined, new FlowGate()).pipe(map((p) => p.value))
     : fileLines(files);
   await lastValueFrom(lines.pipe(pipeline, writeLines(out)), { defaultValue: undefined });
-  return { seconds: (performance.now() - started) / 1000, checkpoints: 0, bytes: 0, writeMs: 0 };
+  return { checkpoints: 0, bytes: 0, writeMs: 0 };
 }
 
-async function checkpointed(files: string[], pipeline: OperatorFunction<FileLine | typeof END_OF_DAY, string>, out: string, dir: string, markers: boolean): Promise<Timed> {
+async function checkpointed(files: string[], pipeline: OperatorFunction<FileLine | typeof END_OF_DAY, string>, out: string, dir: string, markers: boolean): Promise<Checkpointing> {
   rmSync(dir, { recursive: true, force: true });
-  const started = performance.now();
-  const timed: Timed = { seconds: 0, checkpoints: 0, bytes: 0, writeMs: 0 };
+  const written: Checkpointing = { checkpoints: 0, bytes: 0, writeMs: 0 };
   await lastValueFrom(
     runCheckpointed({
       job: 'bench',
@@ -66,25 +64,24 @@ async function checkpointed(files: string[], pipeline: OperatorFunction<FileLine
     }).pipe(
       tap((e: RunEvent) => {
         if (e.type !== 'checkpoint') return;
-        timed.checkpoints++;
-        timed.bytes = e.bytes;
-        timed.writeMs = Math.max(timed.writeMs, e.writeMs);
+        written.checkpoints++;
+        written.bytes = e.bytes;
+        written.writeMs = Math.max(written.writeMs, e.writeMs);
       }),
     ),
     { defaultValue: undefined },
   );
-  timed.seconds = (performance.now() - started) / 1000;
-  return timed;
+  return written;
 }
 
 async function compare(name: string, files: string[], pipeline: () => OperatorFunction<FileLine | typeof END_OF_DAY, string>, markers: boolean, work: string): Promise<void> {
-  const [mp, mc] = await measureRounds<Timed>([
+  const [mp, mc] = await measureRounds<Checkpointing>([
     () => plain(files, pipeline(), join(work, `${name}-plain.out`), markers),
     () => checkpointed(files, pipeline(), join(work, `${name}-ckpt.out`), join(work, `${name}-ckpt`), markers),
   ], RUNS);
   const last = mc.result;
   const kept = roundsRatio(mc, mp);
-  const runs = (m: Measured<Timed>) => m.runsSeconds.map((t) => t.toFixed(2)).join(', ');
+  const runs = (m: Measured<Checkpointing>) => m.runsSeconds.map((t) => t.toFixed(2)).join(', ');
   process.stderr.write(`${name}: runs without ${runs(mp)} s; with checkpoints ${runs(mc)} s\n`);
   const same = readFileSync(join(work, `${name}-plain.out`)).equals(readFileSync(join(work, `${name}-ckpt.out`)));
   console.log(

@@ -92,12 +92,12 @@ export interface FileLinesWithMarkers<M> extends FileLinesOptions {
  * Like `readline` over a chain of `fs.createReadStream`s, but lazy, cancellable and paced by a
  * {@link FlowGate}: nothing is opened until subscription, and at most three reads are in memory
  * at a time (a plain file's next two reads are under way while the current one is cut into lines,
- * so the disk and the pipeline work at once, and one slow read does not stall the pipeline). Files whose name ends in `.gz` are gunzipped
- * (concatenated gzip members included). Lines end at `\n`; a `\r` before it is dropped (CRLF
- * files); a last line without a newline is still emitted; a UTF-8 byte order mark at the start
- * of a file is skipped. Bytes that are not valid UTF-8 become U+FFFD (the replacement
- * character), as `readline` and most line tools do: a bad byte spoils one character, never the
- * replay.
+ * so the disk and the pipeline work at once, and one slow read does not stall the pipeline).
+ * Files whose name ends in `.gz` are gunzipped (concatenated gzip members included). Lines end
+ * at `\n`; a `\r` before it is dropped (CRLF files); a last line without a newline is still
+ * emitted; a UTF-8 byte order mark at the start of a file is skipped. Bytes that are not valid
+ * UTF-8 become U+FFFD (the replacement character), as `readline` and most line tools do: a bad
+ * byte spoils one character, never the replay.
  *
  * With `accept`, only the lines it keeps are emitted, with their own line numbers; with a byte
  * filter, lines are cut from each chunk as byte ranges and only kept lines are decoded, each on
