@@ -4,10 +4,14 @@
  * Every key starts with `rv:` and the application's name, so several applications share one Redis.
  * A partition's keys share one hash tag (`{...}`), so on a Cluster they live in one hash slot and
  * a commit touching all of them is one atomic script. Tags are chosen so that their slots spread
- * evenly over the slot space: partition i's tag lands in the i-th of P equal slot ranges, so any
- * Cluster that gives its nodes contiguous, equal slot ranges (as `redis-cli --cluster create` does)
- * holds P/N partitions per node, give or take one. Plain tags (`{app:0}`, `{app:1}`, ...) land
- * wherever CRC16 throws them (10 of them fell 6/2/2 on 3 nodes).
+ * evenly over the slot space: partition i's tag lands within a few slots of the middle of the i-th
+ * of P equal slot ranges. A Cluster that gives its nodes contiguous, equal slot ranges (as
+ * `redis-cli --cluster create` does) then holds P/N partitions per node, rounded down or up, for
+ * any application name: a middle lies on the node its whole range mostly belongs to. (Up to 64
+ * partitions on up to 16 nodes this holds exactly; with hundreds of partitions a middle can fall
+ * within a slot or two of a node's edge, and one node may hold one more.) Plain tags (`{app:0}`,
+ * `{app:1}`, ...) land wherever CRC16 throws them (10 of them fell 6/2/2 on 3 nodes), and so does
+ * a tag taken from anywhere in its range (10 fell 2/4/4 for some names).
  */
 import { invalidOption } from '../core/errors';
 
@@ -27,13 +31,35 @@ export function checkAppName(where: string, app: unknown): string {
   return app;
 }
 
-/** CRC16-CCITT (XModem), the hash of Redis Cluster's key slots. */
+/** How far from the middle of its range a partition's tag may land, in slots. */
+const TAG_REACH = 8;
+
+/** CRC16-CCITT (XModem) of each byte value, for a byte at a time. */
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[byte] = crc;
+  }
+  return table;
+})();
+
+/** CRC16-CCITT (XModem), the hash of Redis Cluster's key slots, over the text's UTF-8 bytes. */
 export function crc16(text: string): number {
   let crc = 0;
-  for (const byte of Buffer.from(text, 'utf8')) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // ASCII is its own UTF-8; anything else is hashed from its encoding.
+    if (code >= 0x80) return crc16Bytes(Buffer.from(text, 'utf8'));
+    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ code];
   }
+  return crc;
+}
+
+function crc16Bytes(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ byte];
   return crc;
 }
 
@@ -49,8 +75,9 @@ export function keySlot(key: string): number {
 
 /**
  * The hash tags of an application's partitions, by partition index: `rv:APP:I:N` with the
- * smallest N whose slot falls in partition I's share of the slots. Pure, so the router, the
- * workers and the readers all derive the same names.
+ * smallest N whose slot lies within `TAG_REACH` slots of the middle of partition I's share of the
+ * slots (closer when the shares are narrower). Pure, so the router, the workers and the readers
+ * all derive the same names. About 1,000 tries a partition: some 0.35 s for 1,024 partitions.
  */
 export function partitionTags(app: string, count: number): string[] {
   checkAppName('partitionTags', app);
@@ -59,12 +86,11 @@ export function partitionTags(app: string, count: number): string[] {
   }
   const tags: string[] = [];
   for (let i = 0; i < count; i++) {
-    const low = Math.floor((i * HASH_SLOTS) / count);
-    const high = Math.floor(((i + 1) * HASH_SLOTS) / count);
+    const middle = Math.floor(((2 * i + 1) * HASH_SLOTS) / (2 * count));
+    const reach = Math.min(TAG_REACH, Math.floor(HASH_SLOTS / count / 2) - 1);
     for (let n = 0; ; n++) {
       const tag = `rv:${app}:${i}:${n}`;
-      const slot = crc16(tag) % HASH_SLOTS;
-      if (slot >= low && slot < high) {
+      if (Math.abs((crc16(tag) % HASH_SLOTS) - middle) <= reach) {
         tags.push(tag);
         break;
       }

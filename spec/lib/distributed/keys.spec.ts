@@ -10,21 +10,90 @@ describe('distributed key names', () => {
     expect(keySlot('foo{}{bar}')).toBe(crc16('foo{}{bar}') % 16384);
   });
 
-  it('gives each partition a tag in its own equal share of the slots, so contiguous node ranges hold P/N partitions each, give or take one', () => {
-    for (const partitions of [1, 3, 10, 16, 100]) {
-      const tags = partitionTags('star-leaders', partitions);
-      expect(new Set(tags).size).toBe(partitions);
-      tags.forEach((tag, i) => {
+  it('hashes the UTF-8 bytes of any text as the bit-at-a-time CRC16/XMODEM does', () => {
+    const bitwise = (text: string) => {
+      let crc = 0;
+      for (const byte of Buffer.from(text, 'utf8')) {
+        crc ^= byte << 8;
+        for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+      }
+      return crc;
+    };
+    for (const text of ['', 'a', 'rv:star-leaders:3:17', 'caf\u00e9', '\u{1f600} x', 'ascii then \u00ff', '\u0000\u007f\u0080']) {
+      expect([text, crc16(text)]).toEqual([text, bitwise(text)]);
+    }
+  });
+
+  /** The slot ranges `redis-cli --cluster create` gives N primaries (its own arithmetic, in float). */
+  function createRanges(nodes: number): Array<[number, number]> {
+    const perNode = Math.fround(16384 / nodes);
+    const ranges: Array<[number, number]> = [];
+    let first = 0;
+    let cursor = 0;
+    for (let i = 0; i < nodes; i++) {
+      let last = Math.round(Math.fround(cursor + perNode - 1));
+      if (last > 16384 || i === nodes - 1) last = 16383;
+      ranges.push([first, Math.max(first, last)]);
+      first = last + 1;
+      cursor = Math.fround(cursor + perNode);
+    }
+    return ranges;
+  }
+  const tagsOf = new Map<string, string[]>();
+  /** partitionTags, computed once per name and count for the tests below. */
+  const tags = (app: string, partitions: number): string[] => {
+    const key = `${app} ${partitions}`;
+    if (!tagsOf.has(key)) tagsOf.set(key, partitionTags(app, partitions));
+    return tagsOf.get(key)!;
+  };
+  const perNode = (tags: string[], nodes: number) => {
+    const ranges = createRanges(nodes);
+    const counts = new Array<number>(nodes).fill(0);
+    for (const tag of tags) {
+      const slot = keySlot(`{${tag}}:in`);
+      counts[ranges.findIndex(([low, high]) => slot >= low && slot <= high)]++;
+    }
+    return counts;
+  };
+
+  it('lays out the slot ranges of redis-cli --cluster create (as the 3-node Cluster of the Redis specs has them)', () => {
+    expect(createRanges(3)).toEqual([[0, 5460], [5461, 10922], [10923, 16383]]);
+    expect(createRanges(1)).toEqual([[0, 16383]]);
+  });
+
+  it('puts each partition near the middle of its own equal share of the slots', () => {
+    for (const partitions of [1, 3, 10, 16, 100, 1000, 1024]) {
+      const all = tags('star-leaders', partitions);
+      expect(new Set(all).size).toBe(partitions);
+      all.forEach((tag, i) => {
         const slot = keySlot(`{${tag}}:in`);
         expect(slot).toBeGreaterThanOrEqual(Math.floor((i * 16384) / partitions));
         expect(slot).toBeLessThan(Math.floor(((i + 1) * 16384) / partitions));
+        expect(Math.abs(slot - ((i + 0.5) * 16384) / partitions)).toBeLessThanOrEqual(9);
       });
-      for (const nodes of [1, 2, 3, 4, 5]) {
-        // redis-cli --cluster create splits the slots into contiguous, equal ranges.
-        const perNode = new Array<number>(nodes).fill(0);
-        for (const tag of tags) perNode[Math.min(nodes - 1, Math.floor(keySlot(`{${tag}}`) / (16384 / nodes)))]++;
-        expect(Math.max(...perNode) - Math.min(...perNode)).toBeLessThanOrEqual(Math.ceil(partitions / nodes) - Math.floor(partitions / nodes) + 1);
-        if (partitions === 10 && nodes === 3) expect(perNode.sort()).toEqual([3, 3, 4]);
+    }
+  });
+
+  it('gives every node of a redis-cli Cluster P/N partitions, rounded down or up, up to 64 partitions on 16 nodes, whatever the name', () => {
+    for (let partitions = 1; partitions <= 64; partitions++) {
+      for (let nodes = 1; nodes <= Math.min(16, partitions); nodes++) {
+        const counts = perNode(tags('star-leaders', partitions), nodes);
+        expect([partitions, nodes, Math.min(...counts)]).toEqual([partitions, nodes, Math.floor(partitions / nodes)]);
+        expect([partitions, nodes, Math.max(...counts)]).toEqual([partitions, nodes, Math.ceil(partitions / nodes)]);
+      }
+    }
+    // The names the Redis specs use vary with the process; 10 partitions on 3 nodes are 4/3/3 for all of them.
+    for (let pid = 1; pid <= 300; pid += 7) {
+      for (const name of [`sl-${pid}-1`, `lc-${pid}-2`]) expect(perNode(partitionTags(name, 10), 3).sort()).toEqual([3, 3, 4]);
+    }
+  });
+
+  it('with hundreds of partitions on up to 64 nodes, is never more than one off P/N rounded', () => {
+    for (const partitions of [100, 500, 1000, 1024]) {
+      for (let nodes = 2; nodes <= 64; nodes++) {
+        const counts = perNode(tags('star-leaders', partitions), nodes);
+        expect(Math.min(...counts)).toBeGreaterThanOrEqual(Math.floor(partitions / nodes) - 1);
+        expect(Math.max(...counts)).toBeLessThanOrEqual(Math.ceil(partitions / nodes) + 1);
       }
     }
   });
