@@ -18,7 +18,10 @@ import { invalidOption } from '../core/errors';
 /** The 16384 hash slots of Redis Cluster. */
 export const HASH_SLOTS = 16384;
 
-/** Partition counts above this are refused: the tag search would grow with the square of it. */
+/**
+ * Partition counts above this are refused: once shares are narrower than a tag's reach (past about
+ * 900 partitions), the tag search grows with the square of the count.
+ */
 export const MAX_PARTITIONS = 1024;
 
 const APP_NAME = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -46,10 +46,10 @@ describe('distributed key names', () => {
     if (!tagsOf.has(key)) tagsOf.set(key, partitionTags(app, partitions));
     return tagsOf.get(key)!;
   };
-  const perNode = (tags: string[], nodes: number) => {
+  const perNode = (partitionTagList: string[], nodes: number) => {
     const ranges = createRanges(nodes);
     const counts = new Array<number>(nodes).fill(0);
-    for (const tag of tags) {
+    for (const tag of partitionTagList) {
       const slot = keySlot(`{${tag}}:in`);
       counts[ranges.findIndex(([low, high]) => slot >= low && slot <= high)]++;
     }
@@ -74,7 +74,7 @@ describe('distributed key names', () => {
     }
   });
 
-  it('gives every node of a redis-cli Cluster P/N partitions, rounded down or up, up to 64 partitions on 16 nodes, whatever the name', () => {
+  it('gives every node of a redis-cli Cluster P/N partitions, rounded down or up, up to 64 partitions on 16 nodes', () => {
     for (let partitions = 1; partitions <= 64; partitions++) {
       for (let nodes = 1; nodes <= Math.min(16, partitions); nodes++) {
         const counts = perNode(tags('star-leaders', partitions), nodes);
@@ -82,7 +82,7 @@ describe('distributed key names', () => {
         expect([partitions, nodes, Math.max(...counts)]).toEqual([partitions, nodes, Math.ceil(partitions / nodes)]);
       }
     }
-    // The names the Redis specs use vary with the process; 10 partitions on 3 nodes are 4/3/3 for all of them.
+    // The names the Redis specs use vary with the process id; 10 partitions on 3 nodes must be 4/3/3 for each.
     for (let pid = 1; pid <= 300; pid += 7) {
       for (const name of [`sl-${pid}-1`, `lc-${pid}-2`]) expect(perNode(partitionTags(name, 10), 3).sort()).toEqual([3, 3, 4]);
     }
